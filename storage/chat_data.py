@@ -1,0 +1,85 @@
+"""Everything SQLite holds about one chat, moved or deleted as a whole.
+
+Kept in one place so that a new per-chat table cannot be forgotten by either operation. Both functions run
+inside the caller's transaction: a group→supergroup move or a retention purge is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from storage import segments
+
+
+async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int, *, now: int) -> None:
+    """Re-home the chat's data; all statements select by `old_chat_id`, so a replay finds nothing to move."""
+    await conn.execute("UPDATE items SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+    await segments.move_chat(conn, old_chat_id, new_chat_id)
+    await _move_settings(conn, old_chat_id, new_chat_id)
+    await _move_usage(conn, old_chat_id, new_chat_id)
+    await conn.execute("UPDATE jobs SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+    # Late arrivals addressed to any earlier id of the chat are routed to its newest id.
+    await conn.execute("UPDATE chat_moves SET new_chat_id = ? WHERE new_chat_id = ?", (new_chat_id, old_chat_id))
+    await conn.execute(
+        "INSERT INTO chat_moves (old_chat_id, new_chat_id, moved_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (old_chat_id) DO UPDATE SET new_chat_id = excluded.new_chat_id, moved_at = "
+        "excluded.moved_at",
+        (old_chat_id, new_chat_id, now),
+    )
+
+
+async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
+    """Delete the chat's data, including cached embeddings of files that no other chat has posted."""
+    await conn.execute(
+        """
+        DELETE FROM embedding_cache WHERE file_unique_id IN (
+            SELECT mine.file_unique_id FROM items AS mine WHERE mine.chat_id = ? AND NOT EXISTS (
+                SELECT 1 FROM items AS other
+                WHERE other.file_unique_id = mine.file_unique_id AND other.chat_id != ?))
+        """,
+        (chat_id, chat_id),
+    )
+    await segments.purge_chat(conn, chat_id)
+    for statement in (
+        "DELETE FROM items WHERE chat_id = ?",
+        "DELETE FROM chats WHERE chat_id = ?",
+        "DELETE FROM usage WHERE chat_id = ?",
+        "DELETE FROM chat_counters WHERE chat_id = ?",
+        "DELETE FROM jobs WHERE chat_id = ?",
+        "DELETE FROM chat_moves WHERE new_chat_id = ?",
+    ):
+        await conn.execute(statement, (chat_id,))
+
+
+async def _move_settings(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> None:
+    # The old group's settings win: the supergroup is the same community, and it cannot have been configured
+    # before the migration that created it.
+    await conn.execute(
+        "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, removed_at) "
+        "SELECT ?, repost_threshold, alert_stickers, alert_animations, NULL FROM chats WHERE chat_id = ? "
+        "ON CONFLICT (chat_id) DO UPDATE SET repost_threshold = excluded.repost_threshold, "
+        "alert_stickers = excluded.alert_stickers, alert_animations = excluded.alert_animations",
+        (new_chat_id, old_chat_id),
+    )
+    await conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_chat_id,))
+
+
+async def _move_usage(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> None:
+    # Counters add up: the new chat may already have usage of its own for the same day.
+    await conn.execute(
+        "INSERT INTO usage (chat_id, user_id, day, requests, input_tokens, image_tokens) "
+        "SELECT ?, user_id, day, requests, input_tokens, image_tokens FROM usage WHERE chat_id = ? "
+        "ON CONFLICT (chat_id, user_id, day) DO UPDATE SET requests = requests + excluded.requests, "
+        "input_tokens = input_tokens + excluded.input_tokens, image_tokens = image_tokens + "
+        "excluded.image_tokens",
+        (new_chat_id, old_chat_id),
+    )
+    await conn.execute("DELETE FROM usage WHERE chat_id = ?", (old_chat_id,))
+    await conn.execute(
+        "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap) "
+        "SELECT ?, reposts_called, skipped_over_cap FROM chat_counters WHERE chat_id = ? "
+        "ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + excluded.reposts_called, "
+        "skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap",
+        (new_chat_id, old_chat_id),
+    )
+    await conn.execute("DELETE FROM chat_counters WHERE chat_id = ?", (old_chat_id,))

@@ -1,0 +1,102 @@
+"""Per-chat settings and membership: whether the bot is still in the chat, and since when it is not.
+
+A chat without a row has the default settings and is active, so nothing needs to be created when the bot first
+sees a chat. Removal is remembered with its time so that data is purged only after the retention period.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import aiosqlite
+
+from storage.db import Database
+from storage.models import ChatSettings
+
+_SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(ChatSettings))
+
+
+class ChatRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def settings(self, chat_id: int) -> ChatSettings:
+        async with self._db.read() as conn:
+            return await _read_settings(conn, chat_id)
+
+    async def update_settings(self, chat_id: int, **changes: Any) -> ChatSettings:
+        """Change some settings (by ChatSettings field name), keep the others; returns the result."""
+        unknown = set(changes) - _SETTINGS_FIELDS
+        if unknown:
+            raise ValueError(f"unknown chat settings {sorted(unknown)}")
+        async with self._db.transaction() as conn:
+            current = await _read_settings(conn, chat_id)
+            updated = _validated(dataclasses.replace(current, **changes))
+            await conn.execute(
+                "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE "
+                "SET repost_threshold = excluded.repost_threshold, alert_stickers = excluded.alert_stickers, "
+                "alert_animations = excluded.alert_animations",
+                (chat_id, updated.repost_threshold, updated.alert_stickers, updated.alert_animations),
+            )
+        return updated
+
+    async def mark_removed(self, chat_id: int, at: int) -> None:
+        """The bot left or was removed; told twice, the earliest time stays, so retention is not reset."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO chats (chat_id, removed_at) VALUES (?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET removed_at = coalesce(removed_at, excluded.removed_at)",
+                (chat_id, at),
+            )
+
+    async def mark_active(self, chat_id: int) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute("UPDATE chats SET removed_at = NULL WHERE chat_id = ?", (chat_id,))
+
+    async def is_active(self, chat_id: int) -> bool:
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT 1 FROM chats WHERE chat_id = ? AND removed_at IS NOT NULL", (chat_id,)
+            )
+        return not list(rows)
+
+    async def expired(self, removed_before: int) -> list[int]:
+        """Chats the bot left before that time: their data is due for purging."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT chat_id FROM chats WHERE removed_at < ? ORDER BY chat_id", (removed_before,)
+            )
+        return [int(row[0]) for row in rows]
+
+
+async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettings:
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT repost_threshold, alert_stickers, alert_animations FROM chats WHERE chat_id = ?",
+            (chat_id,),
+        )
+    )
+    if not rows:
+        return ChatSettings()
+    threshold, stickers, animations = rows[0]
+    return ChatSettings(
+        repost_threshold=None if threshold is None else float(threshold),
+        alert_stickers=bool(stickers),
+        alert_animations=bool(animations),
+    )
+
+
+def _validated(settings: ChatSettings) -> ChatSettings:
+    threshold = settings.repost_threshold
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold)
+        or not -1.0 <= threshold <= 1.0
+    ):  # fmt: skip
+        raise ValueError(f"repost_threshold must be a cosine similarity in [-1, 1] or None, got {threshold!r}")
+    for name in ("alert_stickers", "alert_animations"):
+        if not isinstance(getattr(settings, name), bool):
+            raise ValueError(f"{name} must be a bool")
+    return settings if threshold is None else dataclasses.replace(settings, repost_threshold=float(threshold))

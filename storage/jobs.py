@@ -1,0 +1,133 @@
+"""The durable ingestion queue: work survives a crash or restart because it lives in SQLite, not in memory.
+
+Each job has a caller-chosen key (e.g. derived from the Telegram update), so the same update delivered twice
+makes one job. Jobs of one chat run strictly one after another, oldest first, so the bot's replies in a chat
+keep the order of the posts; a job waiting for its retry time holds back its chat (and only its chat), a
+failed one does not.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiosqlite
+
+from storage.db import Database
+from storage.models import Job, JobState
+
+
+class JobRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def enqueue(self, key: str, chat_id: int, kind: str, payload: dict[str, Any], *, now: int) -> Job | None:
+        """The new job, or None when a job with this key already exists (whatever its state)."""
+        async with self._db.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    "INSERT INTO jobs (key, chat_id, kind, payload, state, next_attempt_at, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *",
+                    (key, chat_id, kind, json.dumps(payload), JobState.PENDING.value, now, now),
+                )
+            )
+        return _job_from_row(rows[0]) if rows else None
+
+    async def claim(self, *, now: int, limit: int) -> list[Job]:
+        """Mark up to `limit` due jobs running, returned by id; per chat only its oldest unfinished one."""
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                """
+                UPDATE jobs SET state = 'running' WHERE id IN (
+                    SELECT j.id FROM jobs AS j
+                    WHERE j.state = 'pending' AND j.next_attempt_at <= :now AND j.id = (
+                        SELECT min(h.id) FROM jobs AS h
+                        WHERE h.chat_id = j.chat_id AND h.state IN ('pending', 'running'))
+                    ORDER BY j.id LIMIT :limit)
+                RETURNING *
+                """,
+                {"now": now, "limit": limit},
+            )
+        return sorted(map(_job_from_row, rows), key=lambda job: job.id)
+
+    async def complete(self, job_id: int) -> None:
+        await self._update("UPDATE jobs SET state = 'done' WHERE id = ?", (job_id,))
+
+    async def retry_later(self, job_id: int, *, at: int, error: str) -> None:
+        """Back to pending until `at`; the chat's later jobs wait for it."""
+        await self._update(
+            "UPDATE jobs SET state = 'pending', attempts = attempts + 1, next_attempt_at = ?, error = ? WHERE id = ?",
+            (at, error, job_id),
+        )
+
+    async def fail(self, job_id: int, error: str) -> None:
+        """Give up for good (counted as an attempt); the chat's next job becomes runnable."""
+        await self._update(
+            "UPDATE jobs SET state = 'failed', attempts = attempts + 1, error = ? WHERE id = ?",
+            (error, job_id),
+        )
+
+    async def set_reply_state(self, job_id: int, state: str) -> None:
+        """Recorded before and after sending: a job resumed after a crash can tell whether it replied."""
+        await self._update("UPDATE jobs SET reply_state = ? WHERE id = ?", (state, job_id))
+
+    async def requeue_running(self) -> int:
+        """At start-up, jobs left running by a crash are pending again; returns how many."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute("UPDATE jobs SET state = 'pending' WHERE state = 'running'")
+            return cursor.rowcount
+
+    async def counts(self, chat_id: int | None = None) -> dict[str, int]:
+        """Jobs by state (every state present, zeros included), for one chat or all."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT state, count(*) FROM jobs WHERE :chat IS NULL OR chat_id = :chat GROUP BY state",
+                {"chat": chat_id},
+            )
+        return {state.value: 0 for state in JobState} | {str(row[0]): int(row[1]) for row in rows}
+
+    async def pending_count(self) -> int:
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall("SELECT count(*) FROM jobs WHERE state = 'pending'")
+        return int(next(iter(rows))[0])
+
+    async def get(self, job_id: int) -> Job | None:
+        async with self._db.read() as conn:
+            rows = list(await conn.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,)))
+        return _job_from_row(rows[0]) if rows else None
+
+    async def recent_failures(self, chat_id: int, limit: int = 5) -> list[Job]:
+        """Newest first."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM jobs WHERE chat_id = ? AND state = 'failed' ORDER BY id DESC LIMIT ?",
+                (chat_id, limit),
+            )
+        return [_job_from_row(row) for row in rows]
+
+    async def prune_done(self, older_than: int) -> int:
+        """Delete done jobs created before `older_than`; failed ones stay for /stats. Returns how many."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute("DELETE FROM jobs WHERE state = 'done' AND created_at < ?", (older_than,))
+            return cursor.rowcount
+
+    async def _update(self, query: str, params: tuple[Any, ...]) -> None:
+        """A job that vanished meanwhile (its chat was purged) is not an error: nothing is left to update."""
+        async with self._db.transaction() as conn:
+            await conn.execute(query, params)
+
+
+def _job_from_row(row: aiosqlite.Row) -> Job:
+    return Job(
+        id=row["id"],
+        key=row["key"],
+        chat_id=row["chat_id"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        state=row["state"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        error=row["error"],
+        reply_state=row["reply_state"],
+        created_at=row["created_at"],
+    )

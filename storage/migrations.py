@@ -1,0 +1,186 @@
+"""Numbered schema migrations, applied in order at start-up, each in its own transaction.
+
+`schema_version` records every applied migration. A migration is never edited once released: a schema change
+is a new entry at the end of `MIGRATIONS`. A database newer than the code is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer version of the bot; opening it could corrupt it."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Apply
+
+
+def sql(*statements: str) -> Apply:
+    """A migration of plain statements (no scripts: sqlite3's executescript would COMMIT mid-migration)."""
+
+    async def apply(conn: aiosqlite.Connection) -> None:
+        for statement in statements:
+            await conn.execute(statement)
+
+    return apply
+
+
+MEDIA_SCHEMA = sql(
+    # (origin_chat_id, message_id) is the Telegram address of the message and never changes; chat_id is the chat
+    # whose index holds the item and changes when a group becomes a supergroup.
+    """CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        origin_chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        sender_id INTEGER,
+        sender_name TEXT,
+        date INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        file_id TEXT NOT NULL,
+        file_unique_id TEXT NOT NULL,
+        caption TEXT,
+        model TEXT NOT NULL,
+        route TEXT NOT NULL,
+        media_group_id TEXT,
+        UNIQUE (origin_chat_id, message_id)
+    )""",
+    "CREATE INDEX items_by_chat_file ON items (chat_id, file_unique_id, date)",
+    "CREATE INDEX items_by_file ON items (file_unique_id)",
+    # The source of truth for vectors: one row per (item, facet). segment_id names the sealed segment that also
+    # holds a copy (NULL: still in the chat's unsealed tail). chat_id and model are copied from the item so that the
+    # tail of a chat is one index range.
+    """CREATE TABLE vectors (
+        item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        facet INTEGER NOT NULL,
+        chat_id INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        segment_id INTEGER,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (item_id, facet)
+    )""",
+    "CREATE INDEX vectors_by_segment ON vectors (chat_id, model, segment_id)",
+    # A read-optimised copy of `rows` vectors of one chat: little-endian int64 ids, int8 facets, float32 matrix.
+    # Small columns first, so that listing segments does not read the BLOBs' overflow pages.
+    """CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        item_ids BLOB NOT NULL,
+        facets BLOB NOT NULL,
+        matrix BLOB NOT NULL
+    )""",
+    "CREATE INDEX segments_by_chat ON segments (chat_id, model)",
+    """CREATE TABLE embedding_cache (
+        file_unique_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        route TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (file_unique_id, model)
+    )""",
+    """CREATE TABLE chats (
+        chat_id INTEGER PRIMARY KEY,
+        repost_threshold REAL,
+        alert_stickers INTEGER NOT NULL DEFAULT 0,
+        alert_animations INTEGER NOT NULL DEFAULT 1,
+        removed_at INTEGER
+    )""",
+    """CREATE TABLE chat_moves (
+        old_chat_id INTEGER PRIMARY KEY,
+        new_chat_id INTEGER NOT NULL,
+        moved_at INTEGER NOT NULL
+    )""",
+)
+
+QUEUE_AND_USAGE_SCHEMA = sql(
+    """CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        chat_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        error TEXT,
+        reply_state TEXT,
+        created_at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX jobs_unfinished_by_chat ON jobs (chat_id, id) WHERE state IN ('pending', 'running')",
+    "CREATE INDEX jobs_by_state ON jobs (state, next_attempt_at)",
+    "CREATE INDEX jobs_by_chat_state ON jobs (chat_id, state)",
+    # user_id 0 stands for "no known sender" (anonymous admins, channels): a NULL would defeat the primary key.
+    """CREATE TABLE usage (
+        chat_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        requests REAL NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        image_tokens INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (chat_id, user_id, day)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX usage_by_day_user ON usage (day, user_id)",
+    """CREATE TABLE chat_counters (
+        chat_id INTEGER PRIMARY KEY,
+        reposts_called INTEGER NOT NULL DEFAULT 0,
+        skipped_over_cap INTEGER NOT NULL DEFAULT 0
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "media items, vectors, segments, embedding cache, chats", MEDIA_SCHEMA),
+    Migration(2, "durable job queue and usage counters", QUEUE_AND_USAGE_SCHEMA),
+)
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_version")
+    row = await cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+async def migrate(conn: aiosqlite.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the schema up to the last of `migrations`; returns the resulting version."""
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+    )
+    current = await schema_version(conn)
+    latest = migrations[-1].version if migrations else 0
+    if current > latest:
+        raise SchemaTooNewError(f"database schema version {current} is newer than this code ({latest})")
+    for migration in migrations:
+        if migration.version > current:
+            await _apply(conn, migration)
+    return max(current, latest)
+
+
+async def _apply(conn: aiosqlite.Connection, migration: Migration) -> None:
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        await migration.apply(conn)
+        await conn.execute(
+            "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.description, int(time.time())),
+        )
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
+    log.info("schema migrated", extra={"schema_version": migration.version, "migration": migration.description})

@@ -1,0 +1,93 @@
+"""Plain records that cross the storage boundary; no SQL, Telegram or HTTP types leak out of `storage/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+FACET_MEDIA = 0
+"""The vector of the media itself (image, video, clip, keyframes or thumbnail); every item has one."""
+FACET_CAPTION = 1
+"""The vector of the caption text; only items with a caption have one."""
+ALL_FACETS = (FACET_MEDIA, FACET_CAPTION)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A media message to store.
+
+    `(chat_id, message_id)` is the Telegram address of the message: the chat it was posted in. It stays the
+    item's identity after a group→supergroup migration moves the item to the new chat.
+    """
+
+    chat_id: int
+    message_id: int
+    sender_id: int | None
+    sender_name: str | None
+    date: int
+    kind: str
+    file_id: str
+    file_unique_id: str
+    caption: str | None
+    model: str
+    route: str
+    media_group_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item(NewItem):
+    """A stored media message. `chat_id` is the chat whose index holds it (after a migration: the supergroup).
+
+    `origin_chat_id` is set only for items moved from an older chat: their `message_id` belongs to that chat,
+    so the message cannot be replied to or linked from `chat_id`.
+    """
+
+    id: int
+    origin_chat_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    repost_threshold: float | None = None
+    """Cosine similarity from which a post counts as a repost; None means the operator's global default."""
+    alert_stickers: bool = False
+    alert_animations: bool = True
+
+
+@dataclass(frozen=True)
+class ChatStats:
+    items_by_kind: dict[str, int]
+    items_by_route: dict[str, int]
+    reposts_called: int
+    top_posters: list[tuple[int | None, str | None, int]]
+    api_requests: float
+    input_tokens: int
+    image_tokens: int
+    jobs_failed: int
+    jobs_pending: int
+    skipped_over_cap: int
+
+
+class JobState(StrEnum):
+    """The life of a job: pending → running → done | failed; a retry sends a running job back to pending."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    key: str
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: int
+    error: str | None
+    reply_state: str | None
+    created_at: int

@@ -1,0 +1,112 @@
+"""Usage and outcome counters: what each chat and user costs in API calls, and what the bot did for them.
+
+Usage is kept per chat, user and UTC day (`day_of`), which is what both the daily spend caps and /stats need.
+"""
+
+from __future__ import annotations
+
+import time
+
+from storage.db import Database
+from storage.items import ItemRepository
+from storage.jobs import JobRepository
+from storage.models import ChatStats, JobState
+
+SECONDS_PER_DAY = 86400
+UNKNOWN_USER = 0
+"""Stored in place of a missing sender (anonymous admins, channels): NULL would defeat the primary key."""
+
+
+def day_of(timestamp: float) -> int:
+    """The UTC day number (days since 1970-01-01) of a unix time."""
+    return int(timestamp // SECONDS_PER_DAY)
+
+
+class StatsRepository:
+    def __init__(self, db: Database, items: ItemRepository, jobs: JobRepository) -> None:
+        self._db = db
+        self._items = items
+        self._jobs = jobs
+
+    async def add_usage(
+        self, chat_id: int, user_id: int | None, *, requests: float, input_tokens: int, image_tokens: int,
+        day: int | None = None,
+    ) -> None:  # fmt: skip
+        """Count API usage against the chat and the user for `day` (default: today, UTC)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO usage (chat_id, user_id, day, requests, input_tokens, image_tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, user_id, day) DO UPDATE "
+                "SET requests = requests + excluded.requests, input_tokens = input_tokens + "
+                "excluded.input_tokens, image_tokens = image_tokens + excluded.image_tokens",
+                (
+                    chat_id,
+                    UNKNOWN_USER if user_id is None else user_id,
+                    day_of(time.time()) if day is None else day,
+                    requests,
+                    input_tokens,
+                    image_tokens,
+                ),
+            )
+
+    async def add_repost(self, chat_id: int) -> None:
+        await self._bump_counter(chat_id, reposts=1)
+
+    async def add_skipped_over_cap(self, chat_id: int) -> None:
+        await self._bump_counter(chat_id, skipped=1)
+
+    async def requests_today(self, *, chat_id: int | None = None, user_id: int | None = None, day: int) -> float:
+        """API requests on `day`, for a chat, a user (across chats), both, or the whole bot."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT coalesce(sum(requests), 0) FROM usage WHERE day = :day "
+                "AND (:chat IS NULL OR chat_id = :chat) AND (:user IS NULL OR user_id = :user)",
+                {"day": day, "chat": chat_id, "user": user_id},
+            )
+        return float(next(iter(rows))[0])
+
+    async def chat_stats(self, chat_id: int) -> ChatStats:
+        async with self._db.read() as conn:
+            (usage,) = await conn.execute_fetchall(
+                "SELECT coalesce(sum(requests), 0), coalesce(sum(input_tokens), 0), "
+                "coalesce(sum(image_tokens), 0) FROM usage WHERE chat_id = ?",
+                (chat_id,),
+            )
+            counters = list(
+                await conn.execute_fetchall(
+                    "SELECT reposts_called, skipped_over_cap FROM chat_counters WHERE chat_id = ?", (chat_id,)
+                )
+            )
+        reposts, skipped = counters[0] if counters else (0, 0)
+        jobs = await self._jobs.counts(chat_id)
+        return ChatStats(
+            items_by_kind=await self._items.counts_by_kind(chat_id),
+            items_by_route=await self._items.counts_by_route(chat_id),
+            reposts_called=int(reposts),
+            top_posters=await self._items.top_posters(chat_id),
+            api_requests=float(usage[0]),
+            input_tokens=int(usage[1]),
+            image_tokens=int(usage[2]),
+            jobs_failed=jobs[JobState.FAILED],
+            jobs_pending=jobs[JobState.PENDING] + jobs[JobState.RUNNING],
+            skipped_over_cap=int(skipped),
+        )
+
+    async def chats_overview(self) -> list[tuple[int, ChatStats]]:
+        """Every chat with items, usage, counters or jobs, by chat id (for the bot's operators)."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT chat_id FROM items UNION SELECT chat_id FROM usage UNION SELECT chat_id "
+                "FROM chat_counters UNION SELECT chat_id FROM jobs ORDER BY chat_id"
+            )
+        return [(int(row[0]), await self.chat_stats(int(row[0]))) for row in rows]
+
+    async def _bump_counter(self, chat_id: int, *, reposts: int = 0, skipped: int = 0) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap) VALUES (?, ?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + "
+                "excluded.reposts_called, "
+                "skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap",
+                (chat_id, reposts, skipped),
+            )

@@ -1,0 +1,41 @@
+"""The storage layer as one object: the database and every repository over it, opened and closed together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from storage.cache import EmbeddingCache
+from storage.chats import ChatRepository
+from storage.db import Database
+from storage.items import ItemRepository
+from storage.jobs import JobRepository
+from storage.stats import StatsRepository
+
+
+@dataclass
+class Store:
+    db: Database
+    items: ItemRepository
+    cache: EmbeddingCache
+    stats: StatsRepository
+    chats: ChatRepository
+    jobs: JobRepository
+
+    @classmethod
+    async def open(cls, path: Path) -> Self:
+        db = await Database.open(path)
+        items = ItemRepository(db)
+        jobs = JobRepository(db)
+        return cls(
+            db=db,
+            items=items,
+            cache=EmbeddingCache(db),
+            stats=StatsRepository(db, items, jobs),
+            chats=ChatRepository(db),
+            jobs=jobs,
+        )
+
+    async def close(self) -> None:
+        await self.db.close()

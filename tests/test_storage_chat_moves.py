@@ -1,0 +1,164 @@
+"""A chat's data as a whole: group→supergroup moves (nothing lost or doubled, replay is a no-op), purges."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from storage import segments
+from storage.models import FACET_CAPTION, FACET_MEDIA, ChatSettings
+from storage.store import Store
+from storage.testing import TEST_MODEL, new_item, open_store, random_unit_vectors
+
+OLD, NEW, OTHER = -100, -1001, -2002
+DIM = 4
+TABLES = (
+    "items",
+    "vectors",
+    "segments",
+    "embedding_cache",
+    "chats",
+    "chat_moves",
+    "jobs",
+    "usage",
+    "chat_counters",
+)
+
+
+@pytest.fixture
+async def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Store]:
+    monkeypatch.setattr(segments, "SEGMENT_BYTES", 3 * DIM * 4)  # 3 rows per segment: moves carry sealed data
+    async with open_store(tmp_path / "bot.db") as opened:
+        yield opened
+
+
+async def _dump(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    async with store.db.read() as conn:
+        return {
+            table: [tuple(row) for row in await conn.execute_fetchall(f"SELECT * FROM {table} ORDER BY 1, 2")]  # noqa: S608
+            for table in TABLES
+        }
+
+
+async def _fill_chat(store: Store, chat_id: int, messages: range, seed: int) -> None:
+    matrix = random_unit_vectors(2 * len(messages), DIM, seed)
+    await store.items.add_many(
+        [
+            (
+                new_item(chat_id, m, caption="c"),
+                {FACET_MEDIA: matrix[2 * n], FACET_CAPTION: matrix[2 * n + 1]},
+            )
+            for n, m in enumerate(messages)
+        ]
+    )
+
+
+async def _vector_keys(store: Store, chat_id: int) -> list[tuple[int, int]]:
+    block = await store.items.load_vectors(chat_id, TEST_MODEL)
+    return sorted(zip(block.item_ids.tolist(), block.facets.tolist(), strict=True))
+
+
+async def test_move_chat_carries_everything_exactly_once(store: Store) -> None:
+    await _fill_chat(store, OLD, range(1, 11), seed=1)
+    await _fill_chat(store, NEW, range(1, 4), seed=2)  # the supergroup's own message ids collide with the old ones
+    await store.chats.update_settings(OLD, repost_threshold=0.9, alert_stickers=True)
+    await store.stats.add_usage(OLD, 7, requests=2, input_tokens=10, image_tokens=20, day=10)
+    await store.stats.add_usage(NEW, 7, requests=1, input_tokens=1, image_tokens=2, day=10)
+    await store.stats.add_repost(OLD)
+    await store.stats.add_repost(NEW)
+    job = await store.jobs.enqueue("job-old", OLD, "media", {"n": 1}, now=1)
+    assert job is not None
+    expected_keys = sorted(await _vector_keys(store, OLD) + await _vector_keys(store, NEW))
+
+    await store.items.move_chat(OLD, NEW)
+
+    assert await _vector_keys(store, NEW) == expected_keys
+    assert await _vector_keys(store, OLD) == []
+    moved, native = await store.items.by_message(OLD, 3), await store.items.by_message(NEW, 3)
+    assert moved is not None and native is not None and moved.id != native.id
+    assert (moved.chat_id, moved.origin_chat_id) == (NEW, OLD)
+    assert (native.chat_id, native.origin_chat_id) == (NEW, None)
+    assert await store.chats.settings(NEW) == ChatSettings(repost_threshold=0.9, alert_stickers=True)
+    assert await store.chats.settings(OLD) == ChatSettings()
+    assert await store.stats.requests_today(chat_id=NEW, day=10) == 3
+    assert await store.stats.requests_today(chat_id=OLD, day=10) == 0
+    stats = await store.stats.chat_stats(NEW)
+    assert (stats.reposts_called, stats.input_tokens, stats.items_by_kind) == (2, 11, {"photo": 13})
+    moved_job = await store.jobs.get(job.id)
+    assert moved_job is not None and moved_job.chat_id == NEW
+
+
+async def test_replaying_a_move_changes_nothing(store: Store) -> None:
+    await _fill_chat(store, OLD, range(1, 8), seed=3)
+    await store.stats.add_usage(OLD, None, requests=1, input_tokens=1, image_tokens=1, day=1)
+    await store.items.move_chat(OLD, NEW)
+    before = await _dump(store)
+
+    await store.items.move_chat(OLD, NEW)
+
+    assert await _dump(store) == before
+
+
+async def test_move_keeps_sealed_segments_loadable_and_reseals_the_merged_tail(store: Store) -> None:
+    await _fill_chat(store, OLD, range(1, 3), seed=4)  # 4 vectors: one segment of 3 and a tail of 1
+    await _fill_chat(store, NEW, range(1, 3), seed=5)
+    await store.items.move_chat(OLD, NEW)
+
+    async with store.db.read() as conn:
+        rows = list(await conn.execute_fetchall("SELECT count(*) FROM vectors WHERE segment_id IS NULL"))
+    assert rows[0][0] < 3  # tails of both chats were merged and sealed again
+    block = await store.items.load_vectors(NEW, TEST_MODEL)
+    assert len(block) == 8
+    np.testing.assert_allclose(np.linalg.norm(block.matrix, axis=1), 1.0, rtol=1e-6)
+
+
+async def test_late_message_of_the_old_chat_joins_the_new_chat(store: Store) -> None:
+    await store.items.move_chat(OLD, NEW)
+    late = await store.items.add(new_item(OLD, 99), {FACET_MEDIA: [1, 0]})
+
+    assert (late.chat_id, late.origin_chat_id) == (NEW, OLD)
+    assert await store.items.add(new_item(OLD, 99), {FACET_MEDIA: [0, 1]}) == late
+    assert await _vector_keys(store, NEW) == [(late.id, FACET_MEDIA)]
+
+
+async def test_chained_moves_route_to_the_newest_chat(store: Store) -> None:
+    await _fill_chat(store, OLD, range(1, 3), seed=6)
+    await store.items.move_chat(OLD, NEW)
+    await store.items.move_chat(NEW, OTHER)
+    late = await store.items.add(new_item(OLD, 50), {FACET_MEDIA: [1, 0, 0, 0]})
+
+    assert late.chat_id == OTHER
+    assert len(await _vector_keys(store, OTHER)) == 5
+
+
+async def test_purge_deletes_everything_of_the_chat_and_nothing_else(store: Store) -> None:
+    vector = {FACET_MEDIA: [1.0, 0.0, 0.0, 0.0]}
+    await store.items.add(new_item(OLD, 1, file_unique_id="shared"), vector)
+    await store.items.add(new_item(OLD, 2, file_unique_id="only-here"), vector)
+    await store.items.add(new_item(OTHER, 1, file_unique_id="shared"), vector)
+    for file in ("shared", "only-here"):
+        await store.cache.put(file, TEST_MODEL, vector[FACET_MEDIA], "image")
+    await store.chats.update_settings(OLD, alert_stickers=True)
+    await store.chats.mark_removed(OLD, at=5)
+    await store.stats.add_usage(OLD, 7, requests=1, input_tokens=1, image_tokens=1, day=1)
+    await store.stats.add_skipped_over_cap(OLD)
+    await store.jobs.enqueue("job", OLD, "media", {}, now=1)
+    await _fill_chat(store, OTHER, range(10, 17), seed=7)
+    other_before = await _vector_keys(store, OTHER)
+
+    await store.items.purge_chat(OLD)
+
+    assert await _vector_keys(store, OLD) == []
+    assert await store.items.by_message(OLD, 1) is None
+    assert await store.chats.settings(OLD) == ChatSettings()
+    assert await store.chats.is_active(OLD)
+    assert await store.chats.expired(removed_before=100) == []
+    assert await store.jobs.counts(OLD) == {"pending": 0, "running": 0, "done": 0, "failed": 0}
+    stats = await store.stats.chat_stats(OLD)
+    assert (stats.api_requests, stats.skipped_over_cap, stats.items_by_kind) == (0, 0, {})
+    assert await store.cache.get("only-here", TEST_MODEL) is None
+    assert await store.cache.get("shared", TEST_MODEL) is not None
+    assert await _vector_keys(store, OTHER) == other_before

@@ -1,0 +1,207 @@
+"""Items and their vectors: idempotent adds, lookups, edits, and `load_vectors` against the per-row truth."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from storage import segments
+from storage.models import FACET_CAPTION, FACET_MEDIA
+from storage.store import Store
+from storage.testing import TEST_MODEL, new_item, open_store, random_unit_vectors
+from storage.vectors import VectorBlock
+
+DIM = 8
+ROWS_PER_SEGMENT = 5
+
+
+@pytest.fixture
+async def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Store]:
+    # Tiny segments, so that a few dozen vectors exercise sealing, unsealing and the tail.
+    monkeypatch.setattr(segments, "SEGMENT_BYTES", ROWS_PER_SEGMENT * DIM * 4)
+    async with open_store(tmp_path / "bot.db") as opened:
+        yield opened
+
+
+async def _truth(store: Store, chat_id: int, model: str) -> dict[tuple[int, int], np.ndarray]:
+    """The per-row source of truth, joined through `items` (not the copied chat_id/model columns)."""
+    async with store.db.read() as conn:
+        rows = await conn.execute_fetchall(
+            "SELECT v.item_id, v.facet, v.vector FROM vectors AS v JOIN items AS i ON i.id = v.item_id "
+            "WHERE i.chat_id = ? AND i.model = ?",
+            (chat_id, model),
+        )
+    return {(row[0], row[1]): np.frombuffer(row[2], np.float32) for row in rows}
+
+
+def _as_dict(block: VectorBlock) -> dict[tuple[int, int], np.ndarray]:
+    rows = {
+        (int(i), int(f)): block.matrix[n] for n, (i, f) in enumerate(zip(block.item_ids, block.facets, strict=True))
+    }
+    assert len(rows) == len(block), "a vector appears twice"
+    return rows
+
+
+async def _assert_loads_truth(store: Store, chat_id: int, model: str = TEST_MODEL) -> VectorBlock:
+    block = await store.items.load_vectors(chat_id, model)
+    assert block.matrix.dtype == np.float32 and block.matrix.flags.c_contiguous
+    loaded, truth = _as_dict(block), await _truth(store, chat_id, model)
+    assert loaded.keys() == truth.keys()
+    for key, vector in truth.items():
+        np.testing.assert_array_equal(loaded[key], vector)
+    return block
+
+
+async def _segment_count(store: Store, chat_id: int) -> int:
+    async with store.db.read() as conn:
+        rows = list(await conn.execute_fetchall("SELECT count(*) FROM segments WHERE chat_id = ?", (chat_id,)))
+    return int(rows[0][0])
+
+
+async def test_add_stores_the_item_and_unit_vectors(store: Store) -> None:
+    item = await store.items.add(new_item(5, 42, caption="cat"), {FACET_MEDIA: [3, 4, 0], FACET_CAPTION: [0, 0, 2]})
+
+    assert (item.chat_id, item.message_id, item.caption, item.origin_chat_id) == (5, 42, "cat", None)
+    assert await store.items.get(item.id) == item
+    assert await store.items.by_message(5, 42) == item
+    block = await store.items.load_vectors(5, TEST_MODEL)
+    vectors = _as_dict(block)
+    np.testing.assert_allclose(vectors[(item.id, FACET_MEDIA)], [0.6, 0.8, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(vectors[(item.id, FACET_CAPTION)], [0.0, 0.0, 1.0])
+
+
+async def test_second_add_of_the_same_message_returns_it_unchanged(store: Store) -> None:
+    first = await store.items.add(new_item(1, 1), {FACET_MEDIA: [1, 0]})
+    again = await store.items.add(new_item(1, 1, caption="changed"), {FACET_MEDIA: [0, 1]})
+
+    assert again == first
+    np.testing.assert_array_equal((await store.items.load_vectors(1, TEST_MODEL)).matrix, [[1, 0]])
+
+
+@pytest.mark.parametrize(
+    "vectors",
+    [
+        {FACET_CAPTION: [1.0, 0.0]},  # no media vector
+        {FACET_MEDIA: [0.0, 0.0]},  # zero: no direction
+        {FACET_MEDIA: [np.nan, 1.0]},
+        {FACET_MEDIA: [1.0, 0.0], 7: [1.0, 0.0]},  # unknown facet
+        {FACET_MEDIA: [1.0, 0.0], FACET_CAPTION: [1.0, 0.0, 0.0]},  # mixed dimensions
+    ],
+)
+async def test_invalid_vectors_are_rejected_and_nothing_is_stored(
+    store: Store, vectors: dict[int, list[float]]
+) -> None:
+    with pytest.raises(ValueError):
+        await store.items.add(new_item(), vectors)
+    assert await store.items.by_message(1, 1) is None
+
+
+async def test_add_many_keeps_order_and_folds_duplicates(store: Store) -> None:
+    existing = await store.items.add(new_item(1, 1), {FACET_MEDIA: [1, 0]})
+    results = await store.items.add_many(
+        [
+            (new_item(1, 2), {FACET_MEDIA: [0, 1]}),
+            (new_item(1, 1), {FACET_MEDIA: [1, 1]}),
+            (new_item(1, 2), {FACET_MEDIA: [1, 1]}),
+            (new_item(2, 2), {FACET_MEDIA: [1, 1]}),
+        ]
+    )
+    assert [(item.chat_id, item.message_id) for item in results] == [(1, 2), (1, 1), (1, 2), (2, 2)]
+    assert results[1] == existing and results[0] == results[2]
+    assert len({item.id for item in results}) == 3
+    assert len(await store.items.load_vectors(1, TEST_MODEL)) == 2
+
+
+async def test_get_many_returns_the_stored_ones(store: Store) -> None:
+    items = await store.items.add_many([(new_item(1, m), {FACET_MEDIA: [1, m]}) for m in range(1, 5)])
+    found = await store.items.get_many([items[0].id, items[3].id, 999])
+    assert found == {items[0].id: items[0], items[3].id: items[3]}
+
+
+async def test_first_with_file_finds_the_earliest_post_of_the_file_in_that_chat(store: Store) -> None:
+    vectors = {FACET_MEDIA: [1.0, 0.0]}
+    await store.items.add(new_item(2, 1, file_unique_id="same", date=50), vectors)  # another chat
+    later = await store.items.add(new_item(1, 9, file_unique_id="same", date=300), vectors)
+    earliest = await store.items.add(new_item(1, 8, file_unique_id="same", date=200), vectors)
+    await store.items.add(new_item(1, 7, file_unique_id="other", date=100), vectors)
+
+    assert await store.items.first_with_file(1, "same") == earliest
+    assert await store.items.first_with_file(1, "same", exclude_message_id=8) == later
+    assert await store.items.first_with_file(1, "same", exclude_message_id=9) == earliest
+    assert await store.items.first_with_file(1, "missing") is None
+
+
+async def test_load_vectors_equals_the_truth_through_sealing(store: Store) -> None:
+    matrix = random_unit_vectors(40, DIM)
+    for start in range(0, 40, 7):  # batches of uneven size
+        await store.items.add_many(
+            [(new_item(1, m), {FACET_MEDIA: matrix[m]}) for m in range(start, min(start + 7, 40))]
+        )
+    block = await _assert_loads_truth(store, 1)
+
+    assert len(block) == 40
+    assert await _segment_count(store, 1) == 40 // ROWS_PER_SEGMENT
+    assert len(await store.items.load_vectors(2, TEST_MODEL)) == 0
+
+
+async def test_load_vectors_stays_true_after_edits_of_sealed_items(store: Store) -> None:
+    matrix = random_unit_vectors(60, DIM, seed=1)
+    items = await store.items.add_many(
+        [(new_item(1, m), {FACET_MEDIA: matrix[m], FACET_CAPTION: matrix[m + 30]}) for m in range(30)]
+    )
+    assert await _segment_count(store, 1) == 60 // ROWS_PER_SEGMENT
+
+    new_vectors = random_unit_vectors(3, DIM, seed=2)
+    await store.items.set_caption(items[0].id, "new caption", new_vectors[0])
+    await store.items.set_caption(items[11].id, None, None)
+    await store.items.replace_media(
+        items[29].id, kind="video", file_id="v", file_unique_id="uv", route="clip", vector=new_vectors[1]
+    )
+    block = _as_dict(await _assert_loads_truth(store, 1))
+
+    np.testing.assert_allclose(block[(items[0].id, FACET_CAPTION)], new_vectors[0], rtol=1e-6)
+    assert (items[11].id, FACET_CAPTION) not in block
+    np.testing.assert_allclose(block[(items[29].id, FACET_MEDIA)], new_vectors[1], rtol=1e-6)
+    edited = await store.items.get(items[29].id)
+    assert edited is not None
+    assert (edited.kind, edited.file_id, edited.file_unique_id, edited.route) == ("video", "v", "uv", "clip")
+    assert (await store.items.get(items[0].id)).caption == "new caption"  # type: ignore[union-attr]
+
+
+async def test_only_vectors_of_the_requested_model_are_loaded(store: Store) -> None:
+    await store.items.add(new_item(1, 1), {FACET_MEDIA: [1, 0, 0]})
+    await store.items.add(new_item(1, 2, model="other-model"), {FACET_MEDIA: [0, 1, 0, 0]})
+
+    assert (await _assert_loads_truth(store, 1)).dim == 3
+    assert (await _assert_loads_truth(store, 1, "other-model")).dim == 4
+
+
+async def test_editing_a_missing_item_raises(store: Store) -> None:
+    with pytest.raises(LookupError):
+        await store.items.set_caption(12345, "x", [1.0, 0.0])
+
+
+async def test_counts_and_top_posters(store: Store) -> None:
+    vectors = {FACET_MEDIA: [1.0, 0.0]}
+    video = {"kind": "video", "route": "clip"}
+    await store.items.add(new_item(1, 1, sender_id=1, sender_name="Old name"), vectors)
+    await store.items.add(new_item(1, 2, sender_id=1, sender_name="New name", **video), vectors)
+    await store.items.add(new_item(1, 3, sender_id=2, sender_name="Bob"), vectors)
+    await store.items.add(new_item(1, 4, sender_id=None, sender_name=None, **video), vectors)
+    await store.items.add(new_item(2, 5, sender_id=2, sender_name="Bob"), vectors)
+
+    assert await store.items.counts_by_kind(1) == {"photo": 2, "video": 2}
+    assert await store.items.counts_by_route(1) == {"image": 2, "clip": 2}
+    assert await store.items.top_posters(1) == [(1, "New name", 2), (None, None, 1), (2, "Bob", 1)]
+    assert await store.items.top_posters(1, limit=1) == [(1, "New name", 2)]
+
+
+async def test_a_chat_keeps_one_dimension_per_model(store: Store) -> None:
+    await store.items.add(new_item(1, 1), {FACET_MEDIA: [1.0, 0.0]})
+    with pytest.raises(ValueError, match="dimensions"):
+        await store.items.add(new_item(1, 2), {FACET_MEDIA: [1.0, 0.0, 0.0]})
+    assert await store.items.by_message(1, 2) is None
+    assert len(await store.items.load_vectors(1, TEST_MODEL)) == 1

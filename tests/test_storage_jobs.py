@@ -1,0 +1,137 @@
+"""The durable job queue: idempotent enqueue, per-chat ordering, retries, failures and crash recovery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.models import JobState
+from storage.store import Store
+from storage.testing import open_store
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with open_store(tmp_path / "bot.db") as opened:
+        yield opened
+
+
+async def _enqueue(store: Store, key: str, chat_id: int, now: int = 100) -> int:
+    job = await store.jobs.enqueue(key, chat_id, "media", {"key": key}, now=now)
+    assert job is not None
+    return job.id
+
+
+async def test_enqueue_is_idempotent_by_key(store: Store) -> None:
+    job = await store.jobs.enqueue("update-1", 5, "media", {"file": "x", "n": [1, 2]}, now=100)
+
+    assert job is not None
+    assert (job.key, job.chat_id, job.kind, job.payload) == ("update-1", 5, "media", {"file": "x", "n": [1, 2]})
+    assert (job.state, job.attempts, job.next_attempt_at, job.created_at) == ("pending", 0, 100, 100)
+    assert (job.error, job.reply_state) == (None, None)
+    assert await store.jobs.enqueue("update-1", 5, "media", {"other": True}, now=200) is None
+    await store.jobs.complete(job.id)
+    assert await store.jobs.enqueue("update-1", 5, "media", {}, now=300) is None  # done jobs still count
+    assert await store.jobs.counts() == {"pending": 0, "running": 0, "done": 1, "failed": 0}
+
+
+async def test_claim_takes_only_the_oldest_unfinished_job_of_each_chat(store: Store) -> None:
+    a1, b1, a2, c1 = [await _enqueue(store, key, chat) for key, chat in (("a1", 1), ("b1", 2), ("a2", 1), ("c1", 3))]
+
+    first = await store.jobs.claim(now=100, limit=10)
+    assert [job.id for job in first] == [a1, b1, c1]
+    assert all(job.state == JobState.RUNNING for job in first)
+    assert await store.jobs.claim(now=100, limit=10) == []  # a2 waits for a1, which is running
+
+    await store.jobs.complete(a1)
+    assert [job.id for job in await store.jobs.claim(now=100, limit=10)] == [a2]
+
+
+async def test_claim_respects_limit_and_due_time(store: Store) -> None:
+    early = await _enqueue(store, "early", 1, now=100)
+    await _enqueue(store, "late", 2, now=500)
+    third = await _enqueue(store, "third", 3, now=100)
+
+    assert [job.id for job in await store.jobs.claim(now=200, limit=1)] == [early]
+    assert [job.id for job in await store.jobs.claim(now=200, limit=5)] == [third]
+
+
+async def test_retry_later_keeps_the_chat_waiting_until_the_retry_time(store: Store) -> None:
+    first = await _enqueue(store, "first", 1)
+    second = await _enqueue(store, "second", 1)
+    await store.jobs.claim(now=100, limit=5)
+
+    await store.jobs.retry_later(first, at=160, error="rate limited")
+
+    job = await store.jobs.get(first)
+    assert job is not None
+    assert (job.state, job.attempts, job.next_attempt_at, job.error) == ("pending", 1, 160, "rate limited")
+    assert await store.jobs.claim(now=159, limit=5) == []  # the second job may not overtake the first
+    assert [job.id for job in await store.jobs.claim(now=160, limit=5)] == [first]
+    await store.jobs.complete(first)
+    assert [job.id for job in await store.jobs.claim(now=160, limit=5)] == [second]
+
+
+async def test_a_failed_job_does_not_block_its_chat(store: Store) -> None:
+    first = await _enqueue(store, "first", 1)
+    second = await _enqueue(store, "second", 1)
+    await store.jobs.claim(now=100, limit=5)
+
+    await store.jobs.fail(first, "file too big")
+
+    assert [job.id for job in await store.jobs.claim(now=100, limit=5)] == [second]
+    failures = await store.jobs.recent_failures(1)
+    assert [(job.id, job.state, job.error, job.attempts) for job in failures] == [(first, "failed", "file too big", 1)]
+
+
+async def test_requeue_running_recovers_jobs_of_a_crash(store: Store) -> None:
+    ids = [await _enqueue(store, key, chat) for key, chat in (("a", 1), ("b", 2), ("c", 2))]
+    await store.jobs.claim(now=100, limit=5)
+
+    assert await store.jobs.requeue_running() == 2
+    assert await store.jobs.pending_count() == 3
+    assert [job.id for job in await store.jobs.claim(now=100, limit=5)] == ids[:2]
+
+
+async def test_reply_state_is_recorded(store: Store) -> None:
+    job_id = await _enqueue(store, "a", 1)
+    await store.jobs.set_reply_state(job_id, "sending")
+    await store.jobs.set_reply_state(job_id, "sent")
+    job = await store.jobs.get(job_id)
+    assert job is not None and job.reply_state == "sent"
+
+
+async def test_counts_per_chat_and_recent_failures_newest_first(store: Store) -> None:
+    ids = [await _enqueue(store, f"job-{n}", 1 if n < 4 else 2) for n in range(6)]
+    for job_id in ids[:3]:
+        await store.jobs.fail(job_id, f"error {job_id}")
+    await store.jobs.complete(ids[4])
+
+    assert await store.jobs.counts(1) == {"pending": 1, "running": 0, "done": 0, "failed": 3}
+    assert await store.jobs.counts(2) == {"pending": 1, "running": 0, "done": 1, "failed": 0}
+    assert [job.id for job in await store.jobs.recent_failures(1, limit=2)] == [ids[2], ids[1]]
+    assert await store.jobs.recent_failures(2) == []
+
+
+async def test_prune_done_deletes_only_old_done_jobs(store: Store) -> None:
+    old_done = await _enqueue(store, "old-done", 1, now=10)
+    old_failed = await _enqueue(store, "old-failed", 2, now=10)
+    new_done = await _enqueue(store, "new-done", 3, now=1000)
+    old_pending = await _enqueue(store, "old-pending", 4, now=10)
+    for job_id in (old_done, new_done):
+        await store.jobs.complete(job_id)
+    await store.jobs.fail(old_failed, "x")
+
+    assert await store.jobs.prune_done(older_than=500) == 1
+
+    assert await store.jobs.get(old_done) is None
+    for kept in (old_failed, new_done, old_pending):
+        assert await store.jobs.get(kept) is not None
+
+
+async def test_updates_of_a_vanished_job_are_harmless(store: Store) -> None:
+    await store.jobs.complete(12345)
+    await store.jobs.retry_later(12345, at=1, error="x")
+    assert await store.jobs.get(12345) is None
