@@ -1,0 +1,57 @@
+"""DashScope multimodal embeddings: client, wire format, errors, retries, rate limit and upload."""
+
+from bot.embedding.batcher import TextBatcher
+from bot.embedding.client import DashScopeClient
+from bot.embedding.errors import (
+    AccountError,
+    AuthError,
+    ContentRejected,
+    EmbeddingError,
+    InvalidInput,
+    MalformedResponse,
+    RateLimited,
+    ServerError,
+    TransportError,
+    error_from_response,
+)
+from bot.embedding.models import MODELS, ModelSpec, model_spec
+from bot.embedding.ratelimit import RateLimiter
+from bot.embedding.retry import RetryPolicy
+from bot.embedding.types import (
+    ContentInput,
+    EmbedResult,
+    ImageInput,
+    MultiImageInput,
+    TextEmbedding,
+    TextInput,
+    Usage,
+    VideoInput,
+)
+
+__all__ = [
+    "MODELS",
+    "AccountError",
+    "AuthError",
+    "ContentInput",
+    "ContentRejected",
+    "DashScopeClient",
+    "EmbedResult",
+    "EmbeddingError",
+    "ImageInput",
+    "InvalidInput",
+    "MalformedResponse",
+    "ModelSpec",
+    "MultiImageInput",
+    "RateLimited",
+    "RateLimiter",
+    "RetryPolicy",
+    "ServerError",
+    "TextBatcher",
+    "TextEmbedding",
+    "TextInput",
+    "TransportError",
+    "Usage",
+    "VideoInput",
+    "error_from_response",
+    "model_spec",
+]
