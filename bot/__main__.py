@@ -1,0 +1,33 @@
+"""`python -m bot`: long polling until SIGTERM/SIGINT, then finish the work in hand, close the database, exit 0."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from telegram import Update
+from telegram.error import InvalidToken
+
+from bot.app import build_application
+from bot.config import ConfigError, load_settings
+from bot.logs import configure_logging
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, secrets=(settings.telegram_bot_token, settings.dashscope_api_key))
+    application = build_application(settings)
+    try:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+    except InvalidToken:
+        logging.getLogger("bot").error("Telegram rejected TELEGRAM_BOT_TOKEN")
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Wiring: the PTB Application, pointed at TELEGRAM_API_URL, with the services started and stopped around polling.
+
+`run_polling` calls post_init → polling → (signal) → post_stop → post_shutdown; tests drive the same hooks
+against a fake Bot API so that start-up and shutdown are exercised exactly as in production.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, ApplicationBuilder
+
+from bot.config import Settings
+from bot.handlers import BotApp, register
+from bot.handlers.admin import AdminChecker
+from bot.handlers.gateway import TelegramGateway
+from bot.replies.i18n import Lang, t
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+MENU = ("similar", "search", "stats", "settings", "help")
+CONCURRENT_UPDATES = 16
+RATE_LIMIT_RETRIES = 3
+
+
+
+def command_menu(lang: Lang) -> list[BotCommand]:
+    return [BotCommand(name, t(f"cmd_{name}", lang)) for name in MENU]
+
+
+async def set_command_menu(application: BotApp) -> None:
+    await application.bot.set_my_commands(command_menu("en"))
+    await application.bot.set_my_commands(command_menu("zh"), language_code="zh")
+
+
+def build_application(settings: Settings) -> BotApp:
+    async def post_init(application: BotApp) -> None:
+        gateway = TelegramGateway(application.bot)
+        application.bot_data["services"] = await Services.start(settings, gateway)
+        application.bot_data["admins"] = AdminChecker(application.bot, settings.admin_cache_seconds)
+        await set_command_menu(application)
+        log.info("bot started", extra={"username": application.bot.username, "model": settings.embedding_model})
+
+    async def post_stop(application: BotApp) -> None:
+        services: Services | None = application.bot_data.get("services")
+        if services is not None:
+            await services.stop()
+
+    async def post_shutdown(application: BotApp) -> None:
+        services: Services | None = application.bot_data.pop("services", None)
+        if services is not None:
+            await services.close()
+        log.info("bot stopped")
+
+    root = settings.telegram_api_url
+    application: BotApp = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .local_mode(settings.telegram_local_mode)
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .post_init(post_init)
+        .post_stop(post_stop)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    register(application)
+    return application

@@ -1,0 +1,201 @@
+"""Typed settings, read once at start-up from the environment (and a `.env` file).
+
+The variable names in CONFIG.md are a contract with operators and acceptance tests, so they are spelled out here
+literally. Every other module receives a `Settings` and never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from dotenv import dotenv_values
+
+KNOWN_MODELS = ("multimodal-embedding-v1", "tongyi-embedding-vision-plus", "tongyi-embedding-vision-flash")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A missing or malformed variable; the message names it and is shown to the operator as one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_bot_token: str
+    dashscope_api_key: str
+    telegram_api_url: str = "https://api.telegram.org"
+    dashscope_base_url: str = "https://dashscope.aliyuncs.com/api/v1"
+    embedding_model: str = "multimodal-embedding-v1"
+    database_path: Path = Path("data/mediabot.db")
+    bot_admin_ids: frozenset[int] = frozenset()
+    log_level: str = "INFO"
+    # Similarity policy (cosine). No official thresholds exist, so they are conservative and configurable.
+    repost_threshold: float = 0.95
+    similar_min_score: float = 0.5
+    search_min_score: float = 0.2
+    # DashScope budget: v1 allows 120 requests/minute per account.
+    dashscope_rpm: int = 120
+    dashscope_concurrency: int = 4
+    dashscope_timeout: float = 60.0
+    # Ingestion queue.
+    workers: int = 4
+    job_max_attempts: int = 8
+    shutdown_grace_seconds: float = 20.0
+    # Spend caps: API requests per day.
+    daily_chat_request_cap: int = 2000
+    daily_user_request_cap: int = 500
+    admin_cache_seconds: float = 60.0
+    album_debounce_seconds: float = 2.0
+    retention_days: int = 30
+    group_alerts_per_minute: int = 20
+    # A self-hosted `telegram-bot-api --local` server has no 20 MB download limit and answers local paths.
+    telegram_local_mode: bool = False
+
+    @property
+    def download_limit_bytes(self) -> int | None:
+        """The cloud Bot API refuses downloads over 20 MB; asking anyway only wastes a call."""
+        return None if self.telegram_local_mode else 20 * 1024 * 1024
+
+
+def _parse_database_url(value: str) -> Path:
+    """`sqlite:///rel/path.db` is relative to the working directory, `sqlite:////abs/path.db` absolute."""
+    prefix = "sqlite:///"
+    if not value.startswith(prefix) or len(value) == len(prefix):
+        raise ValueError("expected sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    return Path(value[len(prefix):])
+
+
+def _parse_admin_ids(value: str) -> frozenset[int]:
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    return frozenset(int(p) for p in parts)
+
+
+def _parse_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("expected an http(s) URL")
+    return value.rstrip("/")
+
+
+def _parse_token(value: str) -> str:
+    if not _TOKEN_RE.match(value):
+        raise ValueError("expected a token like 123456:ABC-DEF")
+    return value
+
+
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise ValueError("expected one of " + ", ".join(choices))
+        return value
+
+    return parse
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    def parse(value: str) -> T:
+        parsed = kind(value)
+        if not parsed > 0:  # type: ignore[operator]
+            raise ValueError("expected a positive number")
+        return parsed
+
+    return parse
+
+
+def _fraction(value: str) -> float:
+    parsed = float(value)
+    if not 0.0 < parsed <= 1.0:
+        raise ValueError("expected a number in (0, 1]")
+    return parsed
+
+
+class _Reader:
+    """Reads variables from a merged mapping and turns any parse failure into a ConfigError naming the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def required(self, name: str, parse: Callable[[str], T]) -> T:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            raise ConfigError(f"{name} is required but not set")
+        return self._parse(name, raw, parse)
+
+    def optional(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        return self._parse(name, raw, parse)
+
+    @staticmethod
+    def _parse(name: str, raw: str, parse: Callable[[str], T]) -> T:
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} is malformed: {exc}") from None
+
+
+def merged_environment(environ: Mapping[str, str], dotenv_path: Path) -> dict[str, str]:
+    """A `.env` file fills in what the real environment leaves unset; real variables win (CONFIG.md)."""
+    merged: dict[str, str] = {}
+    if dotenv_path.is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = Path(".env")) -> Settings:
+    env = merged_environment(os.environ if environ is None else environ, dotenv_path)
+    r = _Reader(env)
+    defaults = Settings(telegram_bot_token="0:x", dashscope_api_key="x")
+    return Settings(
+        telegram_bot_token=r.required("TELEGRAM_BOT_TOKEN", _parse_token),
+        dashscope_api_key=r.required("DASHSCOPE_API_KEY", str),
+        telegram_api_url=r.optional("TELEGRAM_API_URL", _parse_url, defaults.telegram_api_url),
+        dashscope_base_url=r.optional("DASHSCOPE_BASE_URL", _parse_url, defaults.dashscope_base_url),
+        embedding_model=r.optional("EMBEDDING_MODEL", _parse_choice(KNOWN_MODELS), defaults.embedding_model),
+        database_path=r.optional("DATABASE_URL", _parse_database_url, defaults.database_path),
+        bot_admin_ids=r.optional("BOT_ADMIN_IDS", _parse_admin_ids, defaults.bot_admin_ids),
+        log_level=r.optional("LOG_LEVEL", _parse_choice(LOG_LEVELS), defaults.log_level),
+        repost_threshold=r.optional("REPOST_THRESHOLD", _fraction, defaults.repost_threshold),
+        similar_min_score=r.optional("SIMILAR_MIN_SCORE", _fraction, defaults.similar_min_score),
+        search_min_score=r.optional("SEARCH_MIN_SCORE", _fraction, defaults.search_min_score),
+        dashscope_rpm=r.optional("DASHSCOPE_RPM", _positive(int), defaults.dashscope_rpm),
+        dashscope_concurrency=r.optional("DASHSCOPE_CONCURRENCY", _positive(int), defaults.dashscope_concurrency),
+        dashscope_timeout=r.optional("DASHSCOPE_TIMEOUT", _positive(float), defaults.dashscope_timeout),
+        workers=r.optional("WORKERS", _positive(int), defaults.workers),
+        job_max_attempts=r.optional("JOB_MAX_ATTEMPTS", _positive(int), defaults.job_max_attempts),
+        shutdown_grace_seconds=r.optional(
+            "SHUTDOWN_GRACE_SECONDS", _positive(float), defaults.shutdown_grace_seconds
+        ),
+        daily_chat_request_cap=r.optional(
+            "DAILY_CHAT_REQUEST_CAP", _positive(int), defaults.daily_chat_request_cap
+        ),
+        daily_user_request_cap=r.optional(
+            "DAILY_USER_REQUEST_CAP", _positive(int), defaults.daily_user_request_cap
+        ),
+        admin_cache_seconds=r.optional("ADMIN_CACHE_SECONDS", _positive(float), defaults.admin_cache_seconds),
+        album_debounce_seconds=r.optional(
+            "ALBUM_DEBOUNCE_SECONDS", _positive(float), defaults.album_debounce_seconds
+        ),
+        retention_days=r.optional("RETENTION_DAYS", _positive(int), defaults.retention_days),
+        group_alerts_per_minute=r.optional(
+            "GROUP_ALERTS_PER_MINUTE", _positive(int), defaults.group_alerts_per_minute
+        ),
+        telegram_local_mode=r.optional("TELEGRAM_LOCAL_MODE", _parse_bool, False),
+    )

@@ -1,0 +1,54 @@
+"""The Telegram update handlers: the only place (with the gateway) where python-telegram-bot types appear."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.handlers.chat_events import chat_migrated, my_chat_member
+from bot.handlers.commands import (
+    help_command,
+    search_command,
+    settings_command,
+    similar_command,
+    stats_command,
+)
+from bot.handlers.media import media_message, unsupported_message
+
+log = logging.getLogger(__name__)
+
+BotApp = Application[Any, Any, Any, Any, Any, Any]
+
+MEDIA = (filters.PHOTO | filters.VIDEO | filters.ANIMATION | filters.VIDEO_NOTE | filters.Sticker.ALL
+         | filters.Document.ALL)
+UNSUPPORTED_IN_PRIVATE = filters.ChatType.PRIVATE & (filters.AUDIO | filters.VOICE | filters.CONTACT
+                                                     | filters.LOCATION | filters.POLL)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Last resort: log and carry on; a single bad update must never stop the bot."""
+    log.error("update handler failed", exc_info=context.error,
+              extra={"update_id": update.update_id if isinstance(update, Update) else None})
+
+
+def register(application: BotApp) -> None:
+    application.add_handler(CommandHandler(["start", "help"], help_command))
+    application.add_handler(CommandHandler("similar", similar_command))
+    application.add_handler(CommandHandler("search", search_command))
+    application.add_handler(CommandHandler("stats", stats_command))
+    application.add_handler(CommandHandler("settings", settings_command))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
+    application.add_handler(MessageHandler(MEDIA, media_message))
+    application.add_handler(MessageHandler(UNSUPPORTED_IN_PRIVATE, unsupported_message))
+    application.add_handler(ChatMemberHandler(my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_error_handler(on_error)

@@ -1,0 +1,47 @@
+"""Who may use admin commands: asked of Telegram (getChatMember), cached briefly.
+
+The cache is short on purpose: a demoted admin must lose access within ADMIN_CACHE_SECONDS, not at the next restart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from telegram import Bot, Message
+from telegram.constants import ChatMemberStatus
+
+from bot.handlers.gateway import translated_errors
+
+ANONYMOUS_ADMIN_ID = 1087968824  # @GroupAnonymousBot: an admin posting as the group
+ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
+
+
+class AdminChecker:
+    def __init__(self, bot: Bot, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._bot = bot
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._cache: dict[tuple[int, int], tuple[bool, float]] = {}
+
+    async def is_admin(self, message: Message) -> bool:
+        chat = message.chat
+        if chat.type == chat.PRIVATE:
+            return True
+        if message.sender_chat is not None and message.sender_chat.id == chat.id:
+            return True  # anonymous admin: only admins can speak as the group
+        user = message.from_user
+        if user is None or user.id == ANONYMOUS_ADMIN_ID:
+            return False
+        return await self._member_is_admin(chat.id, user.id)
+
+    async def _member_is_admin(self, chat_id: int, user_id: int) -> bool:
+        now = self._clock()
+        cached = self._cache.get((chat_id, user_id))
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with translated_errors():
+            member = await self._bot.get_chat_member(chat_id, user_id)
+        verdict = member.status in ADMIN_STATUSES
+        self._cache[(chat_id, user_id)] = (verdict, now + self._ttl)
+        return verdict

@@ -1,0 +1,171 @@
+"""The pipeline's ChatGateway implemented with python-telegram-bot: downloads and sends.
+
+Telegram's errors are translated here into the pipeline's decisions (ports.py), so no PTB exception escapes this
+layer. Flood control is first handled by PTB's AIORateLimiter (which retries); what still fails is reported as
+transient and retried later by the queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from telegram import (
+    Bot,
+    InputMediaPhoto,
+    InputMediaVideo,
+    LinkPreviewOptions,
+    ReplyParameters,
+)
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+
+from bot.pipeline.ports import (
+    ChatGone,
+    ChatMoved,
+    FileTooBig,
+    FileUnavailable,
+    TransientTelegramError,
+    Undeliverable,
+)
+from bot.pipeline.types import FileRef, MediaOut, Outgoing
+
+log = logging.getLogger(__name__)
+
+ALBUM_KINDS = frozenset({"photo", "video"})
+CAPTIONLESS_KINDS = frozenset({"sticker", "video_note"})
+TEXT_CHUNK = 4000
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+@contextlib.asynccontextmanager
+async def translated_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except RetryAfter as exc:
+        raise TransientTelegramError("flood control", retry_after=_seconds(exc.retry_after)) from exc
+    except ChatMigrated as exc:
+        raise ChatMoved(exc.new_chat_id) from exc
+    except Forbidden as exc:
+        raise ChatGone(exc.message) from exc
+    except BadRequest as exc:
+        raise Undeliverable(exc.message) from exc
+    except NetworkError as exc:  # includes TimedOut
+        raise TransientTelegramError(exc.message) from exc
+
+
+def split_text(text: str, limit: int = TEXT_CHUNK) -> list[str]:
+    """Telegram caps a message at 4096 characters; long reports are split on line boundaries."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            chunks.append(current)
+            candidate = line
+        current = candidate[:limit]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class TelegramGateway:
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def download(self, file: FileRef) -> bytes | Path:
+        async with translated_errors():
+            try:
+                tg_file = await self._bot.get_file(file.file_id)
+            except BadRequest as exc:
+                if "too big" in exc.message.lower():
+                    raise FileTooBig(exc.message) from exc
+                raise FileUnavailable(exc.message) from exc
+            local = Path(tg_file.file_path) if tg_file.file_path else None
+            if local is not None and local.is_absolute() and local.exists():
+                return local  # a `telegram-bot-api --local` server hands out paths on this machine
+            return bytes(await tg_file.download_as_bytearray())
+
+    async def send(self, message: Outgoing) -> None:
+        async with translated_errors():
+            reply = self._reply(message.reply_to)
+            if not message.media:
+                await self._send_text(message.chat_id, message.text_html or "", reply)
+            elif len(message.media) == 1:
+                await self._send_single(message.chat_id, message.media[0], message.text_html, reply)
+            else:
+                await self._send_many(message.chat_id, message.media, message.text_html, reply)
+
+    @staticmethod
+    def _reply(message_id: int | None) -> ReplyParameters | None:
+        # The original may have been deleted meanwhile; the answer is still worth sending.
+        return ReplyParameters(message_id, allow_sending_without_reply=True) if message_id else None
+
+    async def _send_text(self, chat_id: int, text: str, reply: ReplyParameters | None) -> None:
+        for chunk in split_text(text):
+            await self._bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_parameters=reply,
+                                         link_preview_options=LinkPreviewOptions(is_disabled=True))
+            reply = None
+
+    async def _send_single(self, chat_id: int, media: MediaOut, text: str | None,
+                           reply: ReplyParameters | None) -> None:
+        caption = "\n".join(part for part in (text, media.caption_html) if part) or None
+        fits = caption is None or len(caption) <= MessageLimit.CAPTION_LENGTH
+        if media.kind in CAPTIONLESS_KINDS or not fits:
+            await self._send_media(chat_id, media, None, reply)
+            if caption:
+                await self._send_text(chat_id, caption, reply)
+            return
+        await self._send_media(chat_id, media, caption, reply)
+
+    async def _send_many(self, chat_id: int, media: Sequence[MediaOut], text: str | None,
+                         reply: ReplyParameters | None) -> None:
+        if text:
+            await self._send_text(chat_id, text, reply)
+        albumable = [m for m in media if m.kind in ALBUM_KINDS]
+        others = [m for m in media if m.kind not in ALBUM_KINDS]
+        if len(albumable) >= 2:
+            await self._bot.send_media_group(chat_id, [self._input_media(m) for m in albumable],
+                                             reply_parameters=reply)
+        else:
+            others = albumable + others
+        for item in others:
+            await self._send_single(chat_id, item, None, reply)
+
+    @staticmethod
+    def _input_media(media: MediaOut) -> InputMediaPhoto | InputMediaVideo:
+        if media.kind == "photo":
+            return InputMediaPhoto(media.file_id, caption=media.caption_html, parse_mode=ParseMode.HTML)
+        return InputMediaVideo(media.file_id, caption=media.caption_html, parse_mode=ParseMode.HTML)
+
+    async def _send_media(self, chat_id: int, media: MediaOut, caption: str | None,
+                          reply: ReplyParameters | None) -> None:
+        """By the kind it was posted as; a stale file id falls back to the caption alone rather than to nothing."""
+        try:
+            await self._send_by_kind(chat_id, media, caption, reply)
+        except BadRequest as exc:
+            log.info("resending media by file id failed", extra={"chat_id": chat_id, "error": exc.message})
+            if caption:
+                await self._send_text(chat_id, caption, reply)
+
+    async def _send_by_kind(self, chat_id: int, media: MediaOut, caption: str | None,
+                            reply: ReplyParameters | None) -> None:
+        bot, fid, html = self._bot, media.file_id, ParseMode.HTML
+        if media.kind == "photo":
+            await bot.send_photo(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply)
+        elif media.kind == "video":
+            await bot.send_video(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply)
+        elif media.kind == "animation":
+            await bot.send_animation(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply)
+        elif media.kind == "sticker":
+            await bot.send_sticker(chat_id, fid, reply_parameters=reply)
+        elif media.kind == "video_note":
+            await bot.send_video_note(chat_id, fid, reply_parameters=reply)
+        else:
+            await bot.send_document(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply)

@@ -1,0 +1,29 @@
+"""Where the operator's daily spend caps are applied (API requests per chat and per user, per UTC day)."""
+
+from __future__ import annotations
+
+import time
+
+from storage.stats import StatsRepository
+
+
+class OverCap(Exception):
+    """Today's request budget for this chat or user is spent; the item is skipped, noted in /stats."""
+
+
+def utc_day(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // 86400)
+
+
+class SpendCaps:
+    def __init__(self, stats: StatsRepository, *, per_chat: int, per_user: int) -> None:
+        self._stats = stats
+        self._per_chat = per_chat
+        self._per_user = per_user
+
+    async def check(self, chat_id: int, user_id: int | None) -> None:
+        day = utc_day()
+        if await self._stats.requests_today(chat_id=chat_id, day=day) >= self._per_chat:
+            raise OverCap(f"chat {chat_id} reached {self._per_chat} requests today")
+        if user_id is not None and await self._stats.requests_today(user_id=user_id, day=day) >= self._per_user:
+            raise OverCap(f"user reached {self._per_user} requests today")

@@ -1,0 +1,55 @@
+"""Where the repost threshold is applied, and how often a group may be alerted.
+
+A repost is the same Telegram file (`file_unique_id`) or a media vector at or above the chat's threshold. Stickers
+and GIFs repeat by nature, so each chat decides whether they are called out (stickers are not, by default).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from bot.replies.format import Hit
+from storage.models import ChatSettings
+
+
+def repost_threshold(settings: ChatSettings, default: float) -> float:
+    return settings.repost_threshold if settings.repost_threshold is not None else default
+
+
+def alerts_enabled_for(kind: str, settings: ChatSettings) -> bool:
+    if kind == "sticker":
+        return settings.alert_stickers
+    if kind == "animation":
+        return settings.alert_animations
+    return True
+
+
+def repost_verdict(hits: Sequence[Hit], threshold: float) -> Hit | None:
+    """The earlier post this one repeats, if any: an identical file wins over the closest vector."""
+    identical = [h for h in hits if h.identical]
+    if identical:
+        return min(identical, key=lambda h: h.item.date)
+    best = max(hits, key=lambda h: h.score, default=None)
+    return best if best is not None and best.score >= threshold else None
+
+
+class AlertPacer:
+    """A sliding one-minute window per chat: Telegram allows about 20 messages a minute in a group, and an alert
+    storm is worse than a missed alert, so alerts over the budget are dropped (they are still counted in /stats)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_minute = per_minute
+        self._clock = clock
+        self._sent: dict[int, deque[float]] = {}
+
+    def try_acquire(self, chat_id: int) -> bool:
+        now = self._clock()
+        window = self._sent.setdefault(chat_id, deque())
+        while window and now - window[0] >= 60.0:
+            window.popleft()
+        if len(window) >= self._per_minute:
+            return False
+        window.append(now)
+        return True

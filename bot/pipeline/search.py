@@ -1,0 +1,48 @@
+"""Nearest earlier media in one chat: for a new item, for `/similar`, and for `/search <text>`.
+
+Only the chat's own index is consulted, so results can never cross chats. Each result is one message: an item found
+by both its picture and its caption appears once, with its best score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+
+from bot.replies.format import Hit
+from storage.index import IndexRegistry
+from storage.items import ItemRepository
+from storage.models import FACET_CAPTION, FACET_MEDIA, Item
+
+MEDIA_ONLY = (FACET_MEDIA,)
+ALL_FACETS = (FACET_MEDIA, FACET_CAPTION)
+
+
+class SearchService:
+    def __init__(self, items: ItemRepository, indexes: IndexRegistry) -> None:
+        self._items = items
+        self._indexes = indexes
+
+    async def nearest(self, chat_id: int, vector: np.ndarray, *, k: int, min_score: float,
+                      facets: Collection[int] = MEDIA_ONLY, exclude_item_ids: Collection[int] = (),
+                      before_item_id: int | None = None) -> list[Hit]:
+        """Top-k hits at or above `min_score`; `before_item_id` keeps only items stored earlier than that one."""
+        index = await self._indexes.get(chat_id)
+        # Ask for extra rows: the later-item filter below may discard some.
+        rows = index.search(vector, k + len(exclude_item_ids) + 8, facets=facets, exclude_item_ids=exclude_item_ids)
+        wanted = [(item_id, score) for item_id, _facet, score in rows
+                  if score >= min_score and (before_item_id is None or item_id < before_item_id)][:k]
+        found = await self._items.get_many([item_id for item_id, _ in wanted])
+        return [Hit(found[item_id], score) for item_id, score in wanted if item_id in found]
+
+    async def identical(self, item: Item) -> Hit | None:
+        """The earliest post of the very same Telegram file in this chat (a byte-exact repost)."""
+        earlier = await self._items.first_with_file(item.chat_id, item.file_unique_id,
+                                                    exclude_message_id=item.message_id)
+        if earlier is None or earlier.id >= item.id:
+            return None
+        return Hit(earlier, 1.0, identical=True)
+
+    async def index_size(self, chat_id: int) -> int:
+        return len(await self._indexes.get(chat_id))

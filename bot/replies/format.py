@@ -1,0 +1,100 @@
+"""Turning search results into messages: similarity as %, who posted and when, links to the original message.
+
+All user-provided text (names, captions, queries) is HTML-escaped here, at the one place where it meets markup.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.pipeline.types import ChatRef, MediaOut, Outgoing
+from bot.replies.i18n import Lang, t
+from storage.models import Item
+
+MAX_QUERY_ECHO = 80
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An earlier item and how similar it is; `identical` means the very same Telegram file."""
+
+    item: Item
+    score: float
+    identical: bool = False
+
+
+def percent(score: float) -> int:
+    """Cosine similarity as a whole percentage, clamped: users read 'how alike', not a signed dot product."""
+    return max(0, min(100, round(score * 100)))
+
+
+def message_link(chat: ChatRef, message_id: int) -> str | None:
+    """Public chats link by username; private supergroups and channels by t.me/c/<id without -100>; others have none."""
+    if chat.username and chat.type in ("supergroup", "channel"):
+        return f"https://t.me/{chat.username}/{message_id}"
+    text_id = str(chat.id)
+    if chat.type in ("supergroup", "channel") and text_id.startswith("-100"):
+        return f"https://t.me/c/{text_id[4:]}/{message_id}"
+    return None
+
+
+def when(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def who(item: Item, lang: Lang) -> str:
+    return html.escape(item.sender_name) if item.sender_name else t("unknown_sender", lang)
+
+
+def escape_query(query: str) -> str:
+    short = query if len(query) <= MAX_QUERY_ECHO else query[: MAX_QUERY_ECHO - 1] + "…"
+    return html.escape(short)
+
+
+def _link_html(chat: ChatRef, item: Item, lang: Lang) -> str:
+    """Items moved from a basic group keep that group's message ids, which no link can reach."""
+    url = message_link(chat, item.message_id) if item.origin_chat_id is None else None
+    return t("link", lang, url=html.escape(url, quote=True)) if url else ""
+
+
+def score_text(hit: Hit, lang: Lang) -> str:
+    return t("identical", lang) if hit.identical else f"{percent(hit.score)}%"
+
+
+def hit_caption(chat: ChatRef, hit: Hit, lang: Lang) -> str:
+    return t("match_caption", lang, score=score_text(hit, lang), who=who(hit.item, lang), when=when(hit.item.date),
+             link=_link_html(chat, hit.item, lang))
+
+
+def repost_alert(chat: ChatRef, reply_to: int, hit: Hit, lang: Lang) -> Outgoing:
+    """The earlier media itself, replying to the new post, captioned with the evidence."""
+    values = {"who": who(hit.item, lang), "when": when(hit.item.date), "link": _link_html(chat, hit.item, lang)}
+    if hit.identical:
+        text = t("repost_identical", lang, **values)
+    else:
+        text = t("repost_similar", lang, score=percent(hit.score), **values)
+    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html=text,
+                    media=(MediaOut(kind=hit.item.kind, file_id=hit.item.file_id),))
+
+
+def album_repost_alert(chat: ChatRef, reply_to: int, hits: Sequence[tuple[int, Hit]], lang: Lang) -> Outgoing:
+    """One text for an album: each reposted position with its evidence (an album is one post to its readers)."""
+    lines = [t("album_repost_header", lang)]
+    for position, hit in hits:
+        lines.append(t("album_repost_line", lang, n=position, score=score_text(hit, lang), who=who(hit.item, lang),
+                       when=when(hit.item.date), link=_link_html(chat, hit.item, lang)))
+    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html="\n".join(lines))
+
+
+def matches_reply(chat: ChatRef, reply_to: int | None, hits: Sequence[Hit], header_html: str, lang: Lang) -> Outgoing:
+    """The matched media themselves (an album when several), each captioned with %, poster, date and link."""
+    media = tuple(MediaOut(kind=h.item.kind, file_id=h.item.file_id, caption_html=hit_caption(chat, h, lang))
+                  for h in hits)
+    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html=header_html, media=media)
+
+
+def text_reply(chat_id: int, reply_to: int | None, text_html: str) -> Outgoing:
+    return Outgoing(chat_id=chat_id, reply_to=reply_to, text_html=text_html)

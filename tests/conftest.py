@@ -1,0 +1,118 @@
+"""Shared fixtures: the two fake services on 127.0.0.1 and the real bot running against them in-process.
+
+`running_bot` drives the same hooks, in the same order, as `Application.run_polling` (initialize, post_init,
+start_polling, start … updater.stop, stop, post_stop, shutdown, post_shutdown), so start-up and shutdown are the
+production path, minus the signal handling (which tests/test_process.py covers with a real subprocess).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from telegram import Update
+
+from bot.app import BotApp, build_application
+from bot.config import Settings, load_settings
+from bot.services import Services
+from tests.fakes.dashscope import FakeDashScope
+from tests.fakes.telegram import FakeBotAPI
+
+TOKEN = "123456:TEST-token_abc"
+API_KEY = "sk-test-key-0123456789"
+
+
+@pytest.fixture
+def fake_tg() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI(token=TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_ds() -> Iterator[FakeDashScope]:
+    with FakeDashScope(api_key=API_KEY) as fake:
+        yield fake
+
+
+def bot_environment(tg: FakeBotAPI, ds: FakeDashScope, db_path: Path, **extra: str) -> dict[str, str]:
+    """Exactly the variable names of CONFIG.md, plus fast timings for tests."""
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": tg.root,
+        "DASHSCOPE_API_KEY": API_KEY,
+        "DASHSCOPE_BASE_URL": ds.base_url,
+        "DATABASE_URL": f"sqlite:///{db_path}",
+        "BOT_ADMIN_IDS": "999",
+        "LOG_LEVEL": "DEBUG",
+        "ALBUM_DEBOUNCE_SECONDS": "0.3",
+        "DASHSCOPE_RPM": "6000",
+        "SHUTDOWN_GRACE_SECONDS": "5",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def make_settings(fake_tg: FakeBotAPI, fake_ds: FakeDashScope, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(**extra: str) -> Settings:
+        env = bot_environment(fake_tg, fake_ds, tmp_path / "data" / "bot.db", **extra)
+        return load_settings(env, dotenv_path=tmp_path / "absent.env")
+
+    return make
+
+
+@dataclass
+class RunningBot:
+    app: BotApp
+    tg: FakeBotAPI
+    ds: FakeDashScope
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.bot_data["services"]
+        return services
+
+    async def settle(self, timeout: float = 15.0) -> None:
+        """Wait until every update pushed so far was fetched, handled, and its job finished."""
+        last = self.tg.last_update_id()
+
+        def fetched_and_handled() -> bool:
+            return (
+                self.tg.confirmed_offset() > last
+                and self.app.update_queue.empty()
+                and self.app.update_processor.current_concurrent_updates == 0
+            )
+
+        await self.tg.wait_for(fetched_and_handled, timeout=timeout)
+        await asyncio.wait_for(self.services.runner.run_until_idle(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, tg: FakeBotAPI, ds: FakeDashScope) -> AsyncIterator[RunningBot]:
+    app = build_application(settings)
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    await app.start()
+    try:
+        yield RunningBot(app, tg, ds)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        if app.post_stop is not None:
+            await app.post_stop(app)
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+@pytest.fixture
+async def bot(make_settings, fake_tg: FakeBotAPI, fake_ds: FakeDashScope) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
+    async with running_bot(make_settings(), fake_tg, fake_ds) as running:
+        yield running

@@ -1,0 +1,65 @@
+"""Configuration contract (CONFIG.md): names, defaults, one clear line for what is missing or malformed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+BASE = {"TELEGRAM_BOT_TOKEN": "123:abc-DEF_1", "DASHSCOPE_API_KEY": "sk-1"}
+
+
+def load(tmp_path: Path, **env: str) -> Settings:
+    return load_settings({**BASE, **env}, dotenv_path=tmp_path / ".env")
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = load(tmp_path)
+    assert s.telegram_api_url == "https://api.telegram.org"
+    assert s.dashscope_base_url == "https://dashscope.aliyuncs.com/api/v1"
+    assert s.embedding_model == "multimodal-embedding-v1"
+    assert s.database_path == Path("data/mediabot.db")
+    assert s.bot_admin_ids == frozenset()
+    assert s.log_level == "INFO"
+    assert s.download_limit_bytes == 20 * 1024 * 1024
+
+
+def test_database_url_relative_and_absolute(tmp_path: Path) -> None:
+    assert load(tmp_path, DATABASE_URL="sqlite:///rel/x.db").database_path == Path("rel/x.db")
+    assert load(tmp_path, DATABASE_URL="sqlite:////abs/x.db").database_path == Path("/abs/x.db")
+
+
+def test_admin_ids_and_trailing_slash(tmp_path: Path) -> None:
+    s = load(tmp_path, BOT_ADMIN_IDS="1, 2,3", TELEGRAM_API_URL="http://127.0.0.1:8081/")
+    assert s.bot_admin_ids == frozenset({1, 2, 3})
+    assert s.telegram_api_url == "http://127.0.0.1:8081"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN"),
+        ({"DASHSCOPE_API_KEY": ""}, "DASHSCOPE_API_KEY"),
+        ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN"),
+        ({"EMBEDDING_MODEL": "gpt-4"}, "EMBEDDING_MODEL"),
+        ({"DATABASE_URL": "postgres://x"}, "DATABASE_URL"),
+        ({"BOT_ADMIN_IDS": "1,x"}, "BOT_ADMIN_IDS"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL"),
+        ({"REPOST_THRESHOLD": "1.5"}, "REPOST_THRESHOLD"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load(tmp_path, **env)
+
+
+def test_dotenv_fills_in_but_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("TELEGRAM_BOT_TOKEN=1:fromfile\nDASHSCOPE_API_KEY=sk-file\nLOG_LEVEL=DEBUG\n")
+    s = load_settings({"DASHSCOPE_API_KEY": "sk-env"}, dotenv_path=dotenv)
+    assert s.telegram_bot_token == "1:fromfile"
+    assert s.dashscope_api_key == "sk-env"
+    assert s.log_level == "DEBUG"

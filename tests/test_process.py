@@ -1,0 +1,61 @@
+"""`python -m bot` as operators run it: a real process, real signals, the fakes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import API_KEY, TOKEN, bot_environment
+from tests.fakes.dashscope import FakeDashScope
+from tests.fakes.telegram import Chat, FakeBotAPI, User
+from tests.pictures import picture
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_bot(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    full = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=cwd,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_missing_variable_is_one_clear_line(tmp_path: Path) -> None:
+    proc = start_bot({"DASHSCOPE_API_KEY": "sk-x"}, tmp_path)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert err.strip().count("\n") == 0
+    assert "TELEGRAM_BOT_TOKEN" in err and "Traceback" not in err
+
+
+def test_sigterm_finishes_work_and_exits_zero(
+    tmp_path: Path, fake_tg: FakeBotAPI, fake_ds: FakeDashScope
+) -> None:
+    db = tmp_path / "data" / "bot.db"
+    proc = start_bot(bot_environment(fake_tg, fake_ds, db, LOG_LEVEL="DEBUG"), tmp_path)
+    try:
+        fake_tg.wait_for_sync(lambda: fake_tg.calls("getUpdates"), timeout=30)
+        group = Chat(id=-1001000000001, type="supergroup", title="G")
+        fake_tg.send_photo(group, User(id=1, first_name="A"), picture("red", seed=1))
+        fake_tg.wait_for_sync(lambda: fake_ds.embed_requests, timeout=30)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(line["msg"] == "bot stopped" for line in lines)
+    assert TOKEN not in err and TOKEN.replace(":", "%3A") not in err and API_KEY not in err
+    assert db.exists()
