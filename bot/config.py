@@ -40,6 +40,7 @@ class Settings:
     repost_threshold: float = 0.95
     similar_min_score: float = 0.5
     search_min_score: float = 0.2
+    search_caption_min_score: float = 0.6
     # DashScope budget: v1 allows 120 requests/minute per account.
     dashscope_rpm: int = 120
     dashscope_concurrency: int = 4
@@ -175,6 +176,9 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
         repost_threshold=r.optional("REPOST_THRESHOLD", _fraction, defaults.repost_threshold),
         similar_min_score=r.optional("SIMILAR_MIN_SCORE", _fraction, defaults.similar_min_score),
         search_min_score=r.optional("SEARCH_MIN_SCORE", _fraction, defaults.search_min_score),
+        search_caption_min_score=r.optional(
+            "SEARCH_CAPTION_MIN_SCORE", _fraction, defaults.search_caption_min_score
+        ),
         dashscope_rpm=r.optional("DASHSCOPE_RPM", _positive(int), defaults.dashscope_rpm),
         dashscope_concurrency=r.optional("DASHSCOPE_CONCURRENCY", _positive(int), defaults.dashscope_concurrency),
         dashscope_timeout=r.optional("DASHSCOPE_TIMEOUT", _positive(float), defaults.dashscope_timeout),

@@ -15,7 +15,6 @@ from telegram.ext import ContextTypes
 
 from bot.handlers.admin import AdminChecker
 from bot.handlers.convert import chat_ref, incoming_from
-from bot.pipeline.search import ALL_FACETS
 from bot.pipeline.types import IncomingMedia, Outgoing
 from bot.replies import format as fmt
 from bot.replies.failures import USER_FACING_ERRORS, failure_text
@@ -113,8 +112,9 @@ async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         vector, usage, requests = await services.embedder.embed_caption(query[:MAX_QUERY_CHARS])
         await services.store.stats.add_usage(message.chat.id, user_id, requests=requests,
                                              input_tokens=usage.input_tokens, image_tokens=usage.image_tokens)
-        hits = await services.search.nearest(message.chat.id, vector, k=SEARCH_RESULTS,
-                                             min_score=services.settings.search_min_score, facets=ALL_FACETS)
+        hits = await services.search.by_text(message.chat.id, vector, k=SEARCH_RESULTS,
+                                             image_floor=services.settings.search_min_score,
+                                             caption_floor=services.settings.search_caption_min_score)
     except USER_FACING_ERRORS as exc:
         await reply_text(context, message, failure_text(exc, lang))
         return

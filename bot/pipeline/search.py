@@ -16,7 +16,6 @@ from storage.items import ItemRepository
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item
 
 MEDIA_ONLY = (FACET_MEDIA,)
-ALL_FACETS = (FACET_MEDIA, FACET_CAPTION)
 
 
 class SearchService:
@@ -35,6 +34,19 @@ class SearchService:
                   if score >= min_score and (before_item_id is None or item_id < before_item_id)][:k]
         found = await self._items.get_many([item_id for item_id, _ in wanted])
         return [Hit(found[item_id], score) for item_id, score in wanted if item_id in found]
+
+    async def by_text(self, chat_id: int, vector: np.ndarray, *, k: int, image_floor: float,
+                      caption_floor: float) -> list[Hit]:
+        """Text against pictures and against captions, each with its own floor: text-to-text cosines run much
+        higher than text-to-image ones, so one floor would let any caption match any query. An item found both
+        ways appears once, with its better score."""
+        by_media = await self.nearest(chat_id, vector, k=k, min_score=image_floor, facets=MEDIA_ONLY)
+        by_caption = await self.nearest(chat_id, vector, k=k, min_score=caption_floor, facets=(FACET_CAPTION,))
+        best: dict[int, Hit] = {}
+        for hit in by_media + by_caption:
+            if hit.item.id not in best or hit.score > best[hit.item.id].score:
+                best[hit.item.id] = hit
+        return sorted(best.values(), key=lambda h: h.score, reverse=True)[:k]
 
     async def identical(self, item: Item) -> Hit | None:
         """The earliest post of the very same Telegram file in this chat (a byte-exact repost)."""

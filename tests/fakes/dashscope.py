@@ -265,10 +265,15 @@ def normalise_text(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+def word_vector(word: str, dimension: int) -> np.ndarray:
+    """Bag of words: texts sharing words share content, so a caption is found by the words it contains."""
+    digest = hashlib.sha256(word.strip(".,!?;:\"'()").encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "big")).standard_normal(dimension)
+
+
 def text_vector(text: str, sp: Space) -> np.ndarray:
     colours = text_colours(text)
-    digest = hashlib.sha256(normalise_text(text).encode()).digest()
-    content = unit(np.random.default_rng(int.from_bytes(digest[:8], "big")).standard_normal(sp.dimension))
+    content = unit(sum((word_vector(w, sp.dimension) for w in normalise_text(text).split()), np.zeros(sp.dimension)))
     colour_part = unit(sum((sp.colours[c] for c in colours), np.zeros(sp.dimension)))
     return unit(
         math.sqrt(TEXT_COLOUR_W2) * colour_part
