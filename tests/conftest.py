@@ -24,6 +24,7 @@ from tests.fakes.telegram import FakeBotAPI
 
 TOKEN = "123456:TEST-token_abc"
 API_KEY = "sk-test-key-0123456789"
+QUIET_POLLS = 5
 
 
 @pytest.fixture
@@ -76,18 +77,24 @@ class RunningBot:
         services: Services = self.app.bot_data["services"]
         return services
 
+    def _quiet(self, last_update_id: int) -> bool:
+        return (self.tg.confirmed_offset() > last_update_id and self.app.update_queue.empty()
+                and self.app.update_processor.current_concurrent_updates == 0)
+
     async def settle(self, timeout: float = 15.0) -> None:
-        """Wait until every update pushed so far was fetched, handled, and its job finished."""
+        """Wait until every update pushed so far was fetched, handled, and its job finished.
+
+        PTB takes an update off its queue a moment before the processor counts it, so 'quiet' must hold over
+        several polls in a row before the job queue is drained."""
         last = self.tg.last_update_id()
-
-        def fetched_and_handled() -> bool:
-            return (
-                self.tg.confirmed_offset() > last
-                and self.app.update_queue.empty()
-                and self.app.update_processor.current_concurrent_updates == 0
-            )
-
-        await self.tg.wait_for(fetched_and_handled, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        streak = 0
+        while streak < QUIET_POLLS:
+            if loop.time() > deadline:
+                raise TimeoutError("updates were not handled in time")
+            streak = streak + 1 if self._quiet(last) else 0
+            await asyncio.sleep(0.02)
         await asyncio.wait_for(self.services.runner.run_until_idle(), timeout)
 
 
