@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.handlers import BotApp, register
 from bot.handlers.admin import AdminChecker
 from bot.handlers.gateway import TelegramGateway
+from bot.handlers.ordering import PerChatOrderedProcessor
 from bot.replies.i18n import Lang, t
 from bot.services import Services
 
@@ -62,7 +63,7 @@ def build_application(settings: Settings) -> BotApp:
         .base_file_url(f"{root}/file/bot")
         .local_mode(settings.telegram_local_mode)
         .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(PerChatOrderedProcessor(CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
