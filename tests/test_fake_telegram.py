@@ -277,6 +277,8 @@ async def test_removed_or_blocked_bot_is_forbidden(telegram: FakeBotAPI, bot: Bo
     telegram.my_chat_member(GROUP, ALICE, "member", "kicked")
     with pytest.raises(Forbidden, match="Forbidden: bot was kicked from the supergroup chat"):
         await bot.send_message(GROUP.id, "x")
+    telegram.send_text(GROUP, ALICE, "the bot no longer hears this")
+    assert [list(update)[1] for update in telegram.pending_updates()] == ["my_chat_member"]
     telegram.add_chat(BOB.private_chat())
     telegram.set_member_status(BOB.id, telegram.bot.id, "kicked")
     with pytest.raises(Forbidden, match="Forbidden: bot was blocked by the user"):

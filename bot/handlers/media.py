@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot.handlers.commands import lang_of, reply_text, services_of
@@ -27,12 +27,21 @@ async def media_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     incoming = incoming_from(message, services.settings.download_limit_bytes, is_channel_post=is_channel)
     if incoming is None:
         return
-    if not is_plausible_media_document(incoming.media) and incoming.chat.type != "private":
-        log.debug("non-media document ignored", extra={"chat_id": incoming.chat.id})
+    if not is_plausible_media_document(incoming.media):
+        await _refuse_document(context, message, private=incoming.chat.type == "private")
         return
     job = await services.enqueue(incoming)
+    if job is not None:
+        services.albums.expect(incoming)
     log.info("media queued" if job else "duplicate update ignored",
              extra={"chat_id": incoming.chat.id, "message_id": incoming.message_id, "kind": incoming.media.kind})
+
+
+async def _refuse_document(context: ContextTypes.DEFAULT_TYPE, message: Message, *, private: bool) -> None:
+    """A PDF or a ZIP is never downloaded: ignored in groups (files are chat, not reposts), explained in private."""
+    log.debug("non-media document not processed", extra={"chat_id": message.chat.id, "private": private})
+    if private:
+        await reply_text(context, message, t("unsupported", lang_of(message)))
 
 
 async def unsupported_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -27,8 +27,10 @@ from storage.cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
 
-VIDEO_KINDS = frozenset({"video", "animation", "video_note", "video_document"})
-IMAGE_KINDS = frozenset({"photo", "image_document"})
+# The message's own type, for files that state no MIME type and whose bytes the sniffer does not recognise:
+# FFmpeg and Pillow read more formats than the sniffer knows, so they get their chance.
+DECLARED_MIME = {"photo": "image/jpeg", "sticker": "image/webp", "video_note": "video/mp4", "video": "video/mp4",
+                 "animation": "video/mp4"}
 
 
 @dataclass(frozen=True)
@@ -84,47 +86,31 @@ class MediaEmbedder:
         return await self.embed_caption(caption)
 
     async def _prepare(self, media: MediaRef) -> _Prepared:
-        if media.kind == "sticker":
-            return await self._prepare_sticker(media)
-        if media.kind in IMAGE_KINDS:
-            return await self._image_route(media.file)
-        if media.kind in VIDEO_KINDS:
-            return await self._video_route(media)
-        return await self._prepare_document(media)
-
-    async def _prepare_sticker(self, media: MediaRef) -> _Prepared:
-        """Static stickers are WEBP images; animated (TGS) and video (WEBM) ones are judged by their thumbnail."""
-        if media.sticker_format == "static":
-            return await self._image_route(media.file)
-        return await self._thumbnail_route(media)
-
-    async def _prepare_document(self, media: MediaRef) -> _Prepared:
-        """A file sent as a document is judged by its bytes, not by the MIME type the sender's app claimed."""
-        source = await self._download(media.file)
-        family = media_family(media.mime_type, (await _read(source))[:SNIFF_BYTES])
+        """Every file is routed by its bytes, not by the message type or the MIME type the sender's app claimed:
+        people send videos as "files" named .jpg and PDFs as image/jpeg. Animated (TGS) and video (WEBM)
+        stickers are judged by their thumbnail, as is any file the Bot API will not hand out."""
+        if media.kind == "sticker" and media.sticker_format != "static":
+            return await self._thumbnail_route(media)
+        try:
+            source = await self._download(media.file)
+        except FileTooBig:
+            return await self._thumbnail_route(media)
+        family = media_family(media.mime_type or DECLARED_MIME.get(media.kind), await _head(source))
         if family == "image":
             return await self._image_from_source(source)
         if family == "video":
             return await self._video_from_source(media, source)
-        raise UnsupportedMedia("unsupported")
-
-    async def _image_route(self, file: FileRef) -> _Prepared:
-        return await self._image_from_source(await self._download(file))
+        raise UnsupportedMedia(f"not a picture or a video: {media.mime_type}")
 
     async def _image_from_source(self, source: bytes | Path, route: str = "image") -> _Prepared:
         image = await asyncio.to_thread(prepare_image, await _read(source))
         return _Prepared(ImageInput(image.data, image.format), route)
 
-    async def _video_route(self, media: MediaRef) -> _Prepared:
-        try:
-            source = await self._download(media.file)
-        except FileTooBig:
-            return await self._thumbnail_route(media)
-        return await self._video_from_source(media, source)
-
     async def _video_from_source(self, media: MediaRef, source: bytes | Path) -> _Prepared:
         """Direct upload when the API takes the file as it is; otherwise a clip, keyframes, then the thumbnail."""
         info = await asyncio.to_thread(probe_video, source)
+        if not info.has_video:
+            raise UnsupportedMedia("the file has no video stream")
         size = await asyncio.to_thread(_size, source)
         if video_fits_api(info, size):
             url = await self._client.upload(await _read(source), f"video.{info.container}", _video_mime(media))
@@ -142,7 +128,7 @@ class MediaEmbedder:
 
     async def _thumbnail_route(self, media: MediaRef) -> _Prepared:
         if media.thumbnail is None:
-            raise MediaTooLarge("too_large")
+            raise MediaTooLarge("too large to fetch and no thumbnail to fall back on")
         return await self._image_from_source(await self._download(media.thumbnail), route="thumbnail")
 
     async def _download(self, file: FileRef) -> bytes | Path:
@@ -153,6 +139,18 @@ class MediaEmbedder:
 
 async def _read(source: bytes | Path) -> bytes:
     return await asyncio.to_thread(source.read_bytes) if isinstance(source, Path) else source
+
+
+async def _head(source: bytes | Path) -> bytes:
+    """The first bytes, enough to sniff; a local file (possibly gigabytes) is not read whole for that."""
+    if isinstance(source, bytes):
+        return source[:SNIFF_BYTES]
+    return await asyncio.to_thread(_read_head, source)
+
+
+def _read_head(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(SNIFF_BYTES)
 
 
 def _size(source: bytes | Path) -> int:

@@ -159,28 +159,29 @@ class FakeBotAPI:
         return self._world.last_message_id(chat_id)
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+        """Poll ``predicate`` until it returns something truthy, and return that."""
         deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
+        while True:  # predicates are arbitrary test conditions, so there is no event to await
+            value = self._truthy_or_timeout(predicate, deadline, timeout)
+            if value is not None:
                 return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(self._timeout_message(timeout))
             await asyncio.sleep(_POLL_INTERVAL)
 
     def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+        """``wait_for`` for synchronous tests (e.g. while the bot runs as a subprocess)."""
         deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(self._timeout_message(timeout))
+        while (value := self._truthy_or_timeout(predicate, deadline, timeout)) is None:
             time.sleep(_POLL_INTERVAL)
+        return value
 
-    def _timeout_message(self, timeout: float) -> str:
-        recent = [f"{request.method or 'download'} -> {request.status}" for request in self.requests[-10:]]
-        return f"condition not met within {timeout}s; last requests: {recent}"
+    def _truthy_or_timeout(self, predicate: Callable[[], T], deadline: float, timeout: float) -> T | None:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            recent = [f"{request.method or 'download'} -> {request.status}" for request in self.requests[-10:]]
+            raise TimeoutError(f"condition not met within {timeout}s; last requests: {recent}")
+        return None
 
     # ---- world setup -----------------------------------------------------------------------------
     def add_chat(self, chat: Chat) -> None:

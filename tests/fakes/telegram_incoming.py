@@ -94,11 +94,15 @@ class Incoming:
                 message[key] = value
 
     def _delivered(self, message: JSON) -> bool:
-        """Privacy mode: in groups a non-admin bot sees only its commands and replies to its messages."""
+        """A removed bot gets nothing; with privacy mode a non-admin bot in a group gets only its commands
+        and replies to its own messages."""
         chat = message["chat"]
+        status = self.world.status(chat["id"], self.world.bot.id)
+        if status in ("left", "kicked"):
+            return False
         if not self.world.privacy_mode or chat["type"] not in ("group", "supergroup"):
             return True
-        if self.world.status(chat["id"], self.world.bot.id) in ("administrator", "creator"):
+        if status in ("administrator", "creator"):
             return True
         replied = message.get("reply_to_message")
         return (replied is not None and self.world.is_bot_message(replied)) or self._is_own_command(message)
