@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -34,9 +35,14 @@ RETENTION_SWEEP_SECONDS = 3600.0
 
 
 def job_key(incoming: IncomingMedia) -> str:
-    """The idempotency key: the same update seen twice (restart, retried webhook) maps to the same job."""
+    """The idempotency key: the same update seen twice (restart, retried webhook) maps to the same job.
+
+    An edit is keyed by what it changed to, not only by its time: `edit_date` has whole seconds, and two quick
+    edits within one second are different edits."""
     if incoming.edit_date is not None:
-        return f"edit:{incoming.chat.id}:{incoming.message_id}:{incoming.edit_date}"
+        state = f"{incoming.media.file.file_unique_id}\n{incoming.caption or ''}".encode()
+        digest = hashlib.sha256(state).hexdigest()[:16]
+        return f"edit:{incoming.chat.id}:{incoming.message_id}:{incoming.edit_date}:{digest}"
     return f"ingest:{incoming.chat.id}:{incoming.message_id}"
 
 

@@ -145,4 +145,7 @@ def test_payload_roundtrip_and_job_keys() -> None:
     assert IncomingMedia.from_payload(incoming.to_payload()) == incoming
     assert job_key(incoming) == "ingest:-1001:5"
     edited = IncomingMedia.from_payload({**incoming.to_payload(), "edit_date": 9})
-    assert job_key(edited) == "edit:-1001:5:9"
+    assert job_key(edited).startswith("edit:-1001:5:9:")
+    assert job_key(edited) == job_key(IncomingMedia.from_payload(edited.to_payload()))  # redelivery: same job
+    recaptioned = IncomingMedia.from_payload({**edited.to_payload(), "caption": "other"})
+    assert job_key(recaptioned) != job_key(edited)  # a second edit in the same second is its own job
