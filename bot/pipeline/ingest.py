@@ -75,6 +75,8 @@ class IngestService:
         if embedded.caption_vector is not None:
             vectors[FACET_CAPTION] = embedded.caption_vector
         item = await self._store.items.add(_new_item(incoming, embedded, self._embedder.model), vectors)
+        log.info("item stored", extra={"chat_id": item.chat_id, "message_id": item.message_id, "kind": item.kind,
+                                       "route": item.route, "from_cache": embedded.from_cache})
         return item, embedded.media_vector
 
     async def _embed_within_caps(self, incoming: IncomingMedia) -> Embedded:
