@@ -6,10 +6,13 @@ against a fake Bot API so that start-up and shutdown are exercised exactly as in
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from telegram import BotCommand
 from telegram.ext import AIORateLimiter, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.handlers import BotApp, register
@@ -25,6 +28,24 @@ MENU = ("similar", "search", "stats", "settings", "help")
 CONCURRENT_UPDATES = 16
 RATE_LIMIT_RETRIES = 3
 
+
+
+class ConfirmWhenHandled(HTTPXRequest):
+    """The getUpdates connection, confirming updates to Telegram only once they have been handled.
+
+    Each getUpdates call confirms (and makes Telegram forget) every update below its offset. PTB asks for the next
+    batch as soon as the previous one is in its in-memory queue, so a crash right then would lose a whole batch that
+    no handler has seen. Waiting for that queue to drain first means a media update is confirmed only after its job
+    is in SQLite. Commands do not hold this up: their handlers run without blocking (see bot.handlers.register).
+    """
+
+    def __init__(self, update_queue: asyncio.Queue[object]) -> None:
+        super().__init__(connection_pool_size=1)
+        self._update_queue = update_queue
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        await self._update_queue.join()
+        return await super().do_request(*args, **kwargs)
 
 
 def command_menu(lang: Lang) -> list[BotCommand]:
@@ -56,9 +77,12 @@ def build_application(settings: Settings) -> BotApp:
         log.info("bot stopped")
 
     root = settings.telegram_api_url
+    update_queue: asyncio.Queue[object] = asyncio.Queue()
     application: BotApp = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
+        .update_queue(update_queue)
+        .get_updates_request(ConfirmWhenHandled(update_queue))
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .local_mode(settings.telegram_local_mode)

@@ -42,11 +42,13 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(application: BotApp) -> None:
-    application.add_handler(CommandHandler(["start", "help"], help_command))
-    application.add_handler(CommandHandler("similar", similar_command))
-    application.add_handler(CommandHandler("search", search_command))
-    application.add_handler(CommandHandler("stats", stats_command))
-    application.add_handler(CommandHandler("settings", settings_command))
+    # Commands are answered directly and may wait on DashScope; block=False keeps them from holding back the
+    # confirmation of later updates (bot.app.ConfirmWhenHandled). Media handlers block: their job must be stored first.
+    application.add_handler(CommandHandler(["start", "help"], help_command, block=False))
+    application.add_handler(CommandHandler("similar", similar_command, block=False))
+    application.add_handler(CommandHandler("search", search_command, block=False))
+    application.add_handler(CommandHandler("stats", stats_command, block=False))
+    application.add_handler(CommandHandler("settings", settings_command, block=False))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     application.add_handler(MessageHandler(MEDIA, media_message))
     application.add_handler(MessageHandler(UNSUPPORTED_IN_PRIVATE, unsupported_message))
