@@ -82,7 +82,8 @@ class Services:
         services = cls(settings, store, client, indexes, embedder, search, ingest,
                        JobRunner(store, ingest, gateway, CircuitBreaker(), workers=settings.workers,
                                  max_attempts=settings.job_max_attempts,
-                                 notify_operators=lambda text: services.notify_operators(text)),
+                                 notify_operators=lambda text: services.notify_operators(text),
+                                 api_requests=lambda: client.requests_sent),
                        caps, albums, gateway)
         await services.runner.start()
         services._sweeper = asyncio.create_task(services._retention_loop(), name="retention-sweeper")

@@ -60,6 +60,13 @@ class JobRepository:
             (at, error, job_id),
         )
 
+    async def postpone(self, job_id: int, *, at: int, error: str) -> None:
+        """Back to pending until `at` without counting an attempt: the job did nothing wrong (embedding is paused,
+        or its chat moved), so a long pause must not use up the attempts it has for its own failures."""
+        await self._update(
+            "UPDATE jobs SET state = 'pending', next_attempt_at = ?, error = ? WHERE id = ?", (at, error, job_id)
+        )
+
     async def fail(self, job_id: int, error: str) -> None:
         """Give up for good (counted as an attempt); the chat's next job becomes runnable."""
         await self._update(

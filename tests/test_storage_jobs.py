@@ -135,3 +135,14 @@ async def test_updates_of_a_vanished_job_are_harmless(store: Store) -> None:
     await store.jobs.complete(12345)
     await store.jobs.retry_later(12345, at=1, error="x")
     assert await store.jobs.get(12345) is None
+
+
+
+async def test_postpone_does_not_count_an_attempt(store: Store) -> None:
+    job_id = await _enqueue(store, "k", 1, now=0)
+    [claimed] = await store.jobs.claim(now=0, limit=1)
+    assert claimed.id == job_id
+    await store.jobs.postpone(job_id, at=50, error="paused: outage")
+    assert await store.jobs.claim(now=49, limit=1) == []
+    [again] = await store.jobs.claim(now=50, limit=1)
+    assert (again.attempts, again.error) == (0, "paused: outage")

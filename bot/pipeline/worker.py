@@ -2,9 +2,10 @@
 
 Jobs live in SQLite, so memory stays bounded however long the queue grows and a restart resumes what was unfinished.
 Decisions by error type: retryable service or network trouble → retry with exponential backoff (the schedule is stored
-on the job, so it survives restarts); account-level DashScope errors → the circuit breaker pauses all embedding;
-anything about the item itself (corrupt, unsupported, rejected, over the cap) → failed with its reason, and the
-person is told where they asked (a private chat).
+on the job, so it survives restarts), or, when every job is failing so (an outage), a pause of all embedding by the
+circuit breaker, so that no item runs out of attempts while the service is down; account-level DashScope errors →
+the breaker pauses all embedding and the operators are told; anything about the item itself (corrupt, unsupported,
+rejected, over the cap) → failed with its reason, and the person is told where they asked (a private chat).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def backoff_delay(attempts: int, hint: float | None = None) -> float:
 
 class JobRunner:
     def __init__(self, store: Store, ingest: IngestService, gateway: ChatGateway, breaker: CircuitBreaker, *,
-                 workers: int, max_attempts: int, notify_operators: OperatorNotice) -> None:
+                 workers: int, max_attempts: int, notify_operators: OperatorNotice,
+                 api_requests: Callable[[], int]) -> None:
         self._store = store
         self._ingest = ingest
         self._gateway = gateway
@@ -54,6 +56,7 @@ class JobRunner:
         self._workers = workers
         self._max_attempts = max_attempts
         self._notify_operators = notify_operators
+        self._api_requests = api_requests
         self._wake = asyncio.Event()
         self._stopping = False
         self._dispatcher: asyncio.Task[None] | None = None
@@ -91,11 +94,11 @@ class JobRunner:
 
     async def _dispatch(self) -> None:
         while not self._stopping:
-            free = self._workers - len(self._running)
-            claimed: list[Job] = []
-            if free > 0 and self._breaker.allow():
-                limit = free if not self._breaker.is_open else 1
-                claimed = await self._store.jobs.claim(now=int(time.time()), limit=limit)
+            try:
+                claimed = await self._claim()
+            except Exception:  # e.g. the database is locked or the disk full: keep the loop alive, try again soon
+                log.exception("claiming jobs failed")
+                claimed = []
             for job in claimed:
                 task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
                 self._running.add(task)
@@ -105,22 +108,48 @@ class JobRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
 
+    async def _claim(self) -> list[Job]:
+        """As many due jobs as there are free workers; while the breaker is open, only its probe."""
+        free = self._workers - len(self._running)
+        if free <= 0 or not self._breaker.allow():
+            return []
+        limit = free if not self._breaker.is_open else 1
+        return await self._store.jobs.claim(now=int(time.time()), limit=limit)
+
     def _job_finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         self._wake.set()
 
     async def _run(self, job: Job) -> None:
         try:
+            requests_before = self._api_requests()
             await self._ingest.run(job)
         except asyncio.CancelledError:
             raise  # shutdown: the job is still 'running' in the DB and is resumed at the next start
         except Exception as exc:  # every outcome is decided here, per type, in one place
-            await self._handle_failure(job, exc)
+            await self._record_failure(job, exc)
         else:
             await self._store.jobs.complete(job.id)
-            if self._breaker.record_success():
-                log.warning("embedding resumed after account error")
-                await self._notify_operators(t("operator_resumed", "en"))
+            # Only a job that reached DashScope proves it works again: a probe served from the cache proves nothing.
+            # (While the breaker is open this job runs alone, so the counter is its own.)
+            if self._api_requests() > requests_before:
+                await self._record_success()
+
+    async def _record_success(self) -> None:
+        cause = self._breaker.cause
+        if not self._breaker.record_success():
+            return
+        log.warning("embedding resumed", extra={"cause": cause})
+        if cause == "account":
+            await self._notify_operators(t("operator_resumed", "en"))
+
+    async def _record_failure(self, job: Job, exc: Exception) -> None:
+        """An error while deciding (the database, a send) must not vanish with the task: it is logged, and the job,
+        still 'running', resumes at the next start."""
+        try:
+            await self._handle_failure(job, exc)
+        except Exception:
+            log.exception("could not record the outcome of a job", extra={"job_id": job.id, "chat_id": job.chat_id})
 
     async def _handle_failure(self, job: Job, exc: Exception) -> None:
         context = {"job_id": job.id, "chat_id": job.chat_id, "attempts": job.attempts, "error": type(exc).__name__}
@@ -129,7 +158,7 @@ class JobRunner:
         elif isinstance(exc, EmbeddingError) and exc.retryable:
             log.info("embedding failed, will retry", extra={**context, "code": exc.code,
                                                              "request_id": exc.request_id})
-            await self._retry_or_fail(job, f"{exc.code or exc.status}: {exc.message}", exc.retry_after)
+            await self._retry_transient(job, exc)
         elif isinstance(exc, EmbeddingError):
             log.warning("embedding refused the item", extra={**context, "code": exc.code,
                                                               "request_id": exc.request_id})
@@ -142,7 +171,7 @@ class JobRunner:
             await self._store.jobs.fail(job.id, "chat gone")
         elif isinstance(exc, ChatMoved):
             await self._store.items.move_chat(job.chat_id, exc.new_chat_id)
-            await self._store.jobs.retry_later(job.id, at=int(time.time()), error="chat migrated")
+            await self._store.jobs.postpone(job.id, at=int(time.time()), error="chat migrated")
         elif isinstance(exc, GatewayError):
             await self._retry_or_fail(job, str(exc), getattr(exc, "retry_after", None))
         else:
@@ -154,8 +183,23 @@ class JobRunner:
             log.error("DashScope account error: embedding paused until a probe succeeds",
                       extra={"code": exc.code, "status": exc.status, "request_id": exc.request_id})
             await self._notify_operators(t("operator_auth", "en", code=exc.code or exc.status))
+        await self._pause(job, str(exc.code or exc.status))
+
+    async def _retry_transient(self, job: Job, exc: EmbeddingError) -> None:
+        """Backoff and, in the end, give up, as long as the service works for other items; during an outage the
+        job waits for the breaker's probe instead, however long the outage lasts."""
+        if self._breaker.record_transient_failure():
+            log.warning("DashScope failing for every item: embedding paused until a probe succeeds",
+                        extra={"code": exc.code, "status": exc.status, "request_id": exc.request_id})
+        reason = f"{exc.code or exc.status}: {exc.message}"
+        if self._breaker.is_open:
+            await self._pause(job, reason)
+        else:
+            await self._retry_or_fail(job, reason, exc.retry_after)
+
+    async def _pause(self, job: Job, reason: str) -> None:
         at = int(time.time() + max(1.0, self._breaker.seconds_to_probe()))
-        await self._store.jobs.retry_later(job.id, at=at, error=f"paused: {exc.code}")
+        await self._store.jobs.postpone(job.id, at=at, error=f"paused: {reason}")
 
     async def _fail_for_item(self, job: Job, exc: Exception) -> None:
         if isinstance(exc, OverCap):
