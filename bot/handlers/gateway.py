@@ -21,13 +21,14 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.pipeline.ports import (
     ChatGone,
     ChatMoved,
     FileTooBig,
     FileUnavailable,
+    GatewayError,
     TransientTelegramError,
     Undeliverable,
 )
@@ -58,6 +59,8 @@ async def translated_errors() -> AsyncIterator[None]:
         raise Undeliverable(exc.message) from exc
     except NetworkError as exc:  # includes TimedOut
         raise TransientTelegramError(exc.message) from exc
+    except TelegramError as exc:  # anything else (an endpoint gone, a revoked token…): the queue retries, then gives up
+        raise GatewayError(exc.message) from exc
 
 
 def split_text(text: str, limit: int = TEXT_CHUNK) -> list[str]:
