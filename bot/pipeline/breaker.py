@@ -49,6 +49,11 @@ class CircuitBreaker:
         self._interval = min(self._interval * 2, self._max)
         return True
 
+    @property
+    def probe_interval(self) -> float:
+        """The wait before the probe after next (it grows while probes keep failing)."""
+        return self._interval
+
     def seconds_to_probe(self) -> float:
         return max(0.0, self._next_probe - self._clock()) if self.is_open else 0.0
 

@@ -57,6 +57,7 @@ class JobRunner:
         self._max_attempts = max_attempts
         self._notify_operators = notify_operators
         self._api_requests = api_requests
+        self._probe_ids: set[int] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._dispatcher: asyncio.Task[None] | None = None
@@ -113,8 +114,11 @@ class JobRunner:
         free = self._workers - len(self._running)
         if free <= 0 or not self._breaker.allow():
             return []
-        limit = free if not self._breaker.is_open else 1
-        return await self._store.jobs.claim(now=int(time.time()), limit=limit)
+        if not self._breaker.is_open:
+            return await self._store.jobs.claim(now=int(time.time()), limit=free)
+        probe = await self._store.jobs.claim(now=int(time.time()), limit=1)
+        self._probe_ids.update(job.id for job in probe)
+        return probe
 
     def _job_finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -128,7 +132,9 @@ class JobRunner:
             raise  # shutdown: the job is still 'running' in the DB and is resumed at the next start
         except Exception as exc:  # every outcome is decided here, per type, in one place
             await self._record_failure(job, exc)
+            self._probe_ids.discard(job.id)
         else:
+            self._probe_ids.discard(job.id)
             await self._store.jobs.complete(job.id)
             # Only a job that reached DashScope proves it works again: a probe served from the cache proves nothing.
             # (While the breaker is open this job runs alone, so the counter is its own.)
@@ -198,8 +204,13 @@ class JobRunner:
             await self._retry_or_fail(job, reason, exc.retry_after)
 
     async def _pause(self, job: Job, reason: str) -> None:
-        at = int(time.time() + max(1.0, self._breaker.seconds_to_probe()))
-        await self._store.jobs.postpone(job.id, at=at, error=f"paused: {reason}")
+        """Wait for the next probe. A failed probe waits one interval more, so that the next probe is another job:
+        an item the service fails on by itself (the same 500 for one odd file) must not be the only one ever tried,
+        holding everyone's embedding paused."""
+        delay = max(1.0, self._breaker.seconds_to_probe())
+        if job.id in self._probe_ids:
+            delay += self._breaker.probe_interval
+        await self._store.jobs.postpone(job.id, at=int(time.time() + delay), error=f"paused: {reason}")
 
     async def _fail_for_item(self, job: Job, exc: Exception) -> None:
         if isinstance(exc, OverCap):
