@@ -19,6 +19,7 @@ from bot.handlers import BotApp, register
 from bot.handlers.admin import AdminChecker
 from bot.handlers.gateway import TelegramGateway
 from bot.handlers.ordering import PerChatOrderedProcessor
+from bot.handlers.tolerant_bot import TolerantBot
 from bot.replies.i18n import Lang, t
 from bot.services import Services
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 MENU = ("similar", "search", "stats", "settings", "help")
 CONCURRENT_UPDATES = 16
 RATE_LIMIT_RETRIES = 3
+REQUEST_POOL_SIZE = 256  # PTB's own default for everything but getUpdates
 
 
 
@@ -78,15 +80,19 @@ def build_application(settings: Settings) -> BotApp:
 
     root = settings.telegram_api_url
     update_queue: asyncio.Queue[object] = asyncio.Queue()
+    bot = TolerantBot(
+        token=settings.telegram_bot_token,
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+        local_mode=settings.telegram_local_mode,
+        rate_limiter=AIORateLimiter(max_retries=RATE_LIMIT_RETRIES),
+        request=HTTPXRequest(connection_pool_size=REQUEST_POOL_SIZE),
+        get_updates_request=ConfirmWhenHandled(update_queue),
+    )
     application: BotApp = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token)
+        .bot(bot)
         .update_queue(update_queue)
-        .get_updates_request(ConfirmWhenHandled(update_queue))
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
-        .local_mode(settings.telegram_local_mode)
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerChatOrderedProcessor(CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_stop(post_stop)

@@ -41,3 +41,16 @@ async def test_wrong_api_key_tells_operator_once_and_keeps_items(
     account_lines = [r for r in caplog.records if "account error" in r.getMessage()]
     assert len(account_lines) == 1
     assert "sk-wrong-key" not in caplog.text
+
+
+async def test_an_unreadable_update_does_not_stall_polling(
+    make_settings, fake_tg: FakeBotAPI, fake_ds: FakeDashScope, caplog: pytest.LogCaptureFixture  # type: ignore[no-untyped-def]
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_bot(make_settings(), fake_tg, fake_ds) as bot:
+        broken = bot.tg.push_update({"poll": {"id": "p1"}})  # a Poll without the fields PTB requires
+        photo = bot.tg.send_photo(GROUP, ALICE, picture("green", seed=7))
+        await bot.settle()
+        assert await bot.services.store.items.by_message(GROUP.id, photo["message_id"]) is not None
+    skipped = [r for r in caplog.records if r.getMessage() == "unreadable update skipped"]
+    assert [getattr(r, "update_id", None) for r in skipped] == [broken["update_id"]]
