@@ -88,10 +88,15 @@ class JobRunner:
                 log.warning("jobs interrupted by shutdown, left for restart", extra={"count": len(pending)})
 
     async def run_until_idle(self) -> None:
-        """Test and benchmark helper: returns once nothing is pending or running."""
-        while self._running or await self._store.jobs.pending_count():
+        """Test and benchmark helper: returns once no job is pending or running. The database is asked about both:
+        jobs being claimed are already 'running' there before their tasks exist."""
+        while self._running or await self._unfinished_jobs():
             self._wake.set()
             await asyncio.sleep(0.02)
+
+    async def _unfinished_jobs(self) -> int:
+        counts = await self._store.jobs.counts()
+        return counts.get("pending", 0) + counts.get("running", 0)
 
     async def _dispatch(self) -> None:
         while not self._stopping:
