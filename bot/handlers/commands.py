@@ -90,9 +90,7 @@ async def _vector_of(services: Services, incoming: IncomingMedia) -> tuple[np.nd
         return cached.vector, item.id if item else None
     await services.caps.check(incoming.chat.id, incoming.sender.id)
     embedded = await services.embedder.embed(incoming.media, None)
-    await services.store.stats.add_usage(incoming.chat.id, incoming.sender.id, requests=embedded.requests,
-                                         input_tokens=embedded.usage.input_tokens,
-                                         image_tokens=embedded.usage.image_tokens)
+    await services.caps.record(incoming.chat.id, incoming.sender.id, embedded.usage, embedded.requests)
     return embedded.media_vector, item.id if item else None
 
 
@@ -110,8 +108,7 @@ async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     try:
         await services.caps.check(message.chat.id, user_id)
         vector, usage, requests = await services.embedder.embed_caption(query[:MAX_QUERY_CHARS])
-        await services.store.stats.add_usage(message.chat.id, user_id, requests=requests,
-                                             input_tokens=usage.input_tokens, image_tokens=usage.image_tokens)
+        await services.caps.record(message.chat.id, user_id, usage, requests)
         hits = await services.search.by_text(message.chat.id, vector, k=SEARCH_RESULTS,
                                              image_floor=services.settings.search_min_score,
                                              caption_floor=services.settings.search_caption_min_score)

@@ -1,9 +1,11 @@
-"""Where the operator's daily spend caps are applied (API requests per chat and per user, per UTC day)."""
+"""Where API spend is recorded and the operator's daily caps are applied (requests per chat and per user, per UTC
+day): the caps read exactly what is recorded here."""
 
 from __future__ import annotations
 
 import time
 
+from bot.embedding.types import Usage
 from storage.stats import StatsRepository
 
 
@@ -27,3 +29,10 @@ class SpendCaps:
             raise OverCap(f"chat {chat_id} reached {self._per_chat} requests today")
         if user_id is not None and await self._stats.requests_today(user_id=user_id, day=day) >= self._per_user:
             raise OverCap(f"user reached {self._per_user} requests today")
+
+    async def record(self, chat_id: int, user_id: int | None, usage: Usage, requests: float) -> None:
+        """Counts a share of requests (a batched text is 1/batch of a request) and tokens against chat and user."""
+        if requests == 0:
+            return
+        await self._stats.add_usage(chat_id, user_id, requests=requests, input_tokens=usage.input_tokens,
+                                    image_tokens=usage.image_tokens)

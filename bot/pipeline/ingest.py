@@ -88,12 +88,7 @@ class IngestService:
         return embedded
 
     async def _record_usage(self, incoming: IncomingMedia, embedded: Embedded) -> None:
-        if embedded.requests == 0:
-            return
-        await self._store.stats.add_usage(
-            incoming.chat.id, incoming.sender.id, requests=embedded.requests,
-            input_tokens=embedded.usage.input_tokens, image_tokens=embedded.usage.image_tokens,
-        )
+        await self._caps.record(incoming.chat.id, incoming.sender.id, embedded.usage, embedded.requests)
 
     async def _decide(self, incoming: IncomingMedia, item: Item, vector: np.ndarray, *,
                       first_time: bool) -> Outgoing | None:
@@ -175,8 +170,7 @@ class IngestService:
             return
         await self._caps.check(incoming.chat.id, incoming.sender.id)
         vector, usage, requests = await self._embedder.embed_caption(incoming.caption)
-        await self._store.stats.add_usage(incoming.chat.id, incoming.sender.id, requests=requests,
-                                          input_tokens=usage.input_tokens, image_tokens=usage.image_tokens)
+        await self._caps.record(incoming.chat.id, incoming.sender.id, usage, requests)
         await self._store.items.set_caption(item.id, incoming.caption, vector)
 
 
