@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from storage.index import IndexRegistry
+from bot.search.index import IndexRegistry
 from storage.models import FACET_MEDIA
 from storage.store import Store
-from storage.testing import TEST_MODEL, new_item
+from tests.support.storage import TEST_MODEL, new_item
 
 CHAT_ID = -1001234567890
 BATCH = 5000

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.config import Settings, load_settings
-from bot.pipeline.types import ChatRef, FileRef, IncomingMedia, MediaRef, Outgoing, Sender
-from bot.services import Services, job_key
+from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Outgoing, Sender
+from bot.wiring import Services, job_key
 from storage.store import Store
 from tests.conftest import API_KEY, TOKEN, bot_environment, running_bot
 from tests.fakes.dashscope import FakeDashScope

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from storage.index import ChatIndex
-from storage.testing import random_unit_vectors
+from bot.search.index import ChatIndex
 from storage.vectors import FloatMatrix, VectorBlock
+from tests.support.storage import random_unit_vectors
 
 BANDWIDTH_BUFFER_BYTES = 1 << 30
 TARGET_RATIO = 1.2

@@ -8,9 +8,9 @@ import sys
 from telegram import Update
 from telegram.error import InvalidToken
 
-from bot.app import build_application
 from bot.config import ConfigError, load_settings
 from bot.logs import configure_logging
+from bot.telegram.app import build_application
 
 
 def main() -> int:

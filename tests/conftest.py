@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
-from bot.app import BotApp, build_application
 from bot.config import Settings, load_settings
-from bot.services import Services
+from bot.telegram.app import BotApp, build_application
+from bot.wiring import Services
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
 

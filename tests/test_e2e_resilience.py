@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.pipeline.breaker import CircuitBreaker
+from bot.core.breaker import CircuitBreaker
 from tests.conftest import RunningBot, running_bot
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import Chat, FakeBotAPI, User
@@ -60,7 +60,7 @@ async def no_job_failed(bot: RunningBot) -> bool:
 @pytest.fixture
 def quick_probes(monkeypatch: pytest.MonkeyPatch) -> None:
     """The breaker's first probe after 0.5 s instead of 30 s, so that pausing and resuming fit in a test."""
-    monkeypatch.setattr("bot.services.CircuitBreaker", partial(CircuitBreaker, first_probe_after=0.5,
+    monkeypatch.setattr("bot.wiring.CircuitBreaker", partial(CircuitBreaker, first_probe_after=0.5,
                                                                  max_probe_interval=1.0))
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 import numpy as np
 import pytest
 
-from bot.embedding import (
+from bot.dashscope import (
     DashScopeClient,
     EmbedResult,
     InvalidInput,
@@ -16,7 +16,7 @@ from bot.embedding import (
     TextInput,
     Usage,
 )
-from bot.embedding.types import ContentInput
+from bot.dashscope.types import ContentInput
 from tests.fakes.dashscope import FakeDashScope, cosine
 
 API_KEY = "sk-batch-test"

@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from bot.embedding import (
+from bot.dashscope import (
     AccountError,
     AuthError,
     ContentRejected,
@@ -32,8 +32,8 @@ from bot.embedding import (
     error_from_response,
     model_spec,
 )
-from bot.embedding.errors import parse_retry_after
-from bot.embedding.types import ContentInput
+from bot.dashscope.errors import parse_retry_after
+from bot.dashscope.types import ContentInput
 from tests.fakes.dashscope import EMBED_PATH, FakeDashScope, cosine, encode_picture, sample_picture
 
 V1 = "multimodal-embedding-v1"
@@ -438,7 +438,7 @@ async def test_failures_are_logged_with_request_id_and_without_the_key(
     client: DashScopeClient, fake: FakeDashScope, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.fail_next(500, "InternalError", "Oops.")
-    with caplog.at_level(logging.WARNING, logger="bot.embedding"):
+    with caplog.at_level(logging.WARNING, logger="bot.dashscope"):
         await client.embed([TextInput("a")])
 
     (record,) = caplog.records

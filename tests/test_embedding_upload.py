@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from bot.embedding import (
+from bot.dashscope import (
     AccountError,
     AuthError,
     DashScopeClient,
@@ -19,7 +19,7 @@ from bot.embedding import (
     ServerError,
     VideoInput,
 )
-from bot.embedding.upload import object_key
+from bot.dashscope.upload import object_key
 from tests.fakes.dashscope import (
     FakeDashScope,
     RecordedRequest,

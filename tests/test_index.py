@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from storage.index import ChatIndex, IndexRegistry
+from bot.search.index import ChatIndex, IndexRegistry
 from storage.models import ALL_FACETS, FACET_CAPTION, FACET_MEDIA
 from storage.store import Store
-from storage.testing import TEST_MODEL, new_item, open_store, random_unit_vectors
 from storage.vectors import VectorBlock
+from tests.support.storage import TEST_MODEL, new_item, open_store, random_unit_vectors
 
 DIM = 16
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from bot.handlers.commands import parse_settings_args
-from bot.handlers.gateway import split_text
-from bot.pipeline.breaker import CircuitBreaker
-from bot.pipeline.repost import AlertPacer, alerts_enabled_for, repost_verdict
-from bot.pipeline.types import ChatRef, FileRef, IncomingMedia, MediaRef, Sender
-from bot.pipeline.worker import backoff_delay
+from bot.core.breaker import CircuitBreaker
+from bot.core.repost import AlertPacer, alerts_enabled_for, repost_verdict
+from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Sender
+from bot.core.worker import backoff_delay
 from bot.replies import format as fmt
 from bot.replies.i18n import language_of
-from bot.services import job_key
+from bot.telegram.commands import parse_settings_args
+from bot.telegram.gateway import split_text
+from bot.wiring import job_key
 from storage.models import ChatSettings, Item
 
 

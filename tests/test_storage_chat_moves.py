@@ -11,7 +11,7 @@ import pytest
 from storage import segments
 from storage.models import FACET_CAPTION, FACET_MEDIA, ChatSettings
 from storage.store import Store
-from storage.testing import TEST_MODEL, new_item, open_store, random_unit_vectors
+from tests.support.storage import TEST_MODEL, new_item, open_store, random_unit_vectors
 
 OLD, NEW, OTHER = -100, -1001, -2002
 DIM = 4

@@ -9,7 +9,7 @@ import pytest
 
 from storage.models import ChatSettings
 from storage.store import Store
-from storage.testing import open_store
+from tests.support.storage import open_store
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from storage.db import PAGE_SIZE, Database
 from storage.migrations import MIGRATIONS, Migration, SchemaTooNewError, migrate, schema_version, sql
 from storage.models import FACET_MEDIA
 from storage.store import Store
-from storage.testing import new_item
+from tests.support.storage import new_item
 
 
 async def _scalar(db: Database, query: str) -> object:

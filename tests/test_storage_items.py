@@ -11,8 +11,8 @@ import pytest
 from storage import segments
 from storage.models import FACET_CAPTION, FACET_MEDIA
 from storage.store import Store
-from storage.testing import TEST_MODEL, new_item, open_store, random_unit_vectors
 from storage.vectors import VectorBlock
+from tests.support.storage import TEST_MODEL, new_item, open_store, random_unit_vectors
 
 DIM = 8
 ROWS_PER_SEGMENT = 5

@@ -11,7 +11,7 @@ import pytest
 from storage.models import FACET_MEDIA, ChatStats
 from storage.stats import day_of
 from storage.store import Store
-from storage.testing import new_item, open_store
+from tests.support.storage import new_item, open_store
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import asyncio
 
 from telegram import Chat, Message, Update
 
-from bot.handlers.ordering import PerChatOrderedProcessor
+from bot.telegram.ordering import PerChatOrderedProcessor
 
 
 def update(update_id: int, chat_id: int) -> Update:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.embedding.errors import ServerError
-from bot.pipeline.breaker import CircuitBreaker
-from bot.pipeline.worker import JobRunner
+from bot.core.breaker import CircuitBreaker
+from bot.core.worker import JobRunner
+from bot.dashscope.errors import ServerError
 from storage.models import Job
 from storage.store import Store
-from storage.testing import open_store
+from tests.support.storage import open_store
 
 
 class PoisonedIngest:

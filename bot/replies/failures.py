@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import html
 
-from bot.embedding.errors import EmbeddingError
+from bot.core.caps import OverCap
+from bot.core.ports import FileTooBig, FileUnavailable
+from bot.dashscope.errors import EmbeddingError
 from bot.media.errors import MediaError
-from bot.pipeline.caps import OverCap
-from bot.pipeline.ports import FileTooBig, FileUnavailable
 from bot.replies.i18n import Lang, t
 
 USER_FACING_ERRORS = (EmbeddingError, MediaError, OverCap, FileTooBig, FileUnavailable)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.pipeline.types import ChatRef, MediaOut, Outgoing
+from bot.core.types import ChatRef, MediaOut, Outgoing
 from bot.replies.i18n import Lang, t
 from storage.models import Item
 

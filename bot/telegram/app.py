@@ -15,13 +15,13 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings
-from bot.handlers import BotApp, register
-from bot.handlers.admin import AdminChecker
-from bot.handlers.gateway import TelegramGateway
-from bot.handlers.ordering import PerChatOrderedProcessor
-from bot.handlers.tolerant_bot import TolerantBot
 from bot.replies.i18n import Lang, t
-from bot.services import Services
+from bot.telegram import BotApp, register
+from bot.telegram.admin import AdminChecker
+from bot.telegram.gateway import TelegramGateway
+from bot.telegram.ordering import PerChatOrderedProcessor
+from bot.telegram.tolerant_bot import TolerantBot
+from bot.wiring import Services
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class ConfirmWhenHandled(HTTPXRequest):
     Each getUpdates call confirms (and makes Telegram forget) every update below its offset. PTB asks for the next
     batch as soon as the previous one is in its in-memory queue, so a crash right then would lose a whole batch that
     no handler has seen. Waiting for that queue to drain first means a media update is confirmed only after its job
-    is in SQLite. Commands do not hold this up: their handlers run without blocking (see bot.handlers.register).
+    is in SQLite. Commands do not hold this up: their handlers run without blocking (see bot.telegram.register).
     """
 
     def __init__(self, update_queue: asyncio.Queue[object]) -> None:

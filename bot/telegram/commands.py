@@ -13,14 +13,14 @@ import numpy as np
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import AdminChecker
-from bot.handlers.convert import chat_ref, incoming_from
-from bot.pipeline.types import IncomingMedia, Outgoing
+from bot.core.types import IncomingMedia, Outgoing
 from bot.replies import format as fmt
 from bot.replies.failures import USER_FACING_ERRORS, failure_text
 from bot.replies.i18n import Lang, language_of, t
 from bot.replies.stats import chat_stats_text, settings_text
-from bot.services import Services
+from bot.telegram.admin import AdminChecker
+from bot.telegram.convert import chat_ref, incoming_from
+from bot.wiring import Services
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,15 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers.chat_events import chat_migrated, my_chat_member
-from bot.handlers.commands import (
+from bot.telegram.chat_events import chat_migrated, my_chat_member
+from bot.telegram.commands import (
     help_command,
     search_command,
     settings_command,
     similar_command,
     stats_command,
 )
-from bot.handlers.media import media_message, unsupported_message
+from bot.telegram.media import media_message, unsupported_message
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def register(application: BotApp) -> None:
     # Commands are answered directly and may wait on DashScope; block=False keeps them from holding back the
-    # confirmation of later updates (bot.app.ConfirmWhenHandled). Media handlers block: their job must be stored first.
+    # confirmation of later updates (bot.telegram.app.ConfirmWhenHandled). Media handlers block: their job must be
+    # stored first.
     application.add_handler(CommandHandler(["start", "help"], help_command, block=False))
     application.add_handler(CommandHandler("similar", similar_command, block=False))
     application.add_handler(CommandHandler("search", search_command, block=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Chat, Message, PhotoSize
 from telegram import Sticker as TgSticker
 
-from bot.pipeline.types import ChatRef, ChatType, FileRef, IncomingMedia, MediaKind, MediaRef, Sender
+from bot.core.types import ChatRef, ChatType, FileRef, IncomingMedia, MediaKind, MediaRef, Sender
 
 # Documents whose declared type says nothing; their bytes decide (media.sniff).
 VAGUE_MIME_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", ""})

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes
 
-from bot.handlers.commands import services_of
+from bot.telegram.commands import services_of
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from telegram import Bot, Message
 from telegram.constants import ChatMemberStatus
 
-from bot.handlers.gateway import translated_errors
+from bot.telegram.gateway import translated_errors
 
 ANONYMOUS_ADMIN_ID = 1087968824  # @GroupAnonymousBot: an admin posting as the group
 ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bot.embedding.errors import (
+from bot.dashscope.errors import (
     EmbeddingError,
     InvalidInput,
     MalformedResponse,
@@ -24,7 +24,7 @@ from bot.embedding.errors import (
     error_from_response,
     header_value,
 )
-from bot.embedding.wire import OSS_SCHEME
+from bot.dashscope.wire import OSS_SCHEME
 
 MEGABYTE = 1024 * 1024
 _SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from bot.embedding.types import Usage
+from bot.dashscope.types import Usage
 from storage.stats import StatsRepository
 
 

@@ -23,7 +23,7 @@ from telegram import (
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.pipeline.ports import (
+from bot.core.ports import (
     ChatGone,
     ChatMoved,
     FileTooBig,
@@ -32,7 +32,7 @@ from bot.pipeline.ports import (
     TransientTelegramError,
     Undeliverable,
 )
-from bot.pipeline.types import FileRef, MediaOut, Outgoing
+from bot.core.types import FileRef, MediaOut, Outgoing
 
 log = logging.getLogger(__name__)
 

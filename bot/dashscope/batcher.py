@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.embedding.errors import InvalidInput
-from bot.embedding.types import ContentInput, EmbedResult, TextEmbedding, TextInput
+from bot.dashscope.errors import InvalidInput
+from bot.dashscope.types import ContentInput, EmbedResult, TextEmbedding, TextInput
 
 EmbedFunction = Callable[[Sequence[ContentInput]], Awaitable[EmbedResult]]
 DEFAULT_WINDOW = 0.02

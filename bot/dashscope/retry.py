@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.embedding.errors import EmbeddingError
+from bot.dashscope.errors import EmbeddingError
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """DashScope multimodal embeddings: client, wire format, errors, retries, rate limit and upload."""
 
-from bot.embedding.batcher import TextBatcher
-from bot.embedding.client import DashScopeClient
-from bot.embedding.errors import (
+from bot.dashscope.batcher import TextBatcher
+from bot.dashscope.client import DashScopeClient
+from bot.dashscope.errors import (
     AccountError,
     AuthError,
     ContentRejected,
@@ -14,10 +14,10 @@ from bot.embedding.errors import (
     TransportError,
     error_from_response,
 )
-from bot.embedding.models import MODELS, ModelSpec, model_spec
-from bot.embedding.ratelimit import RateLimiter
-from bot.embedding.retry import RetryPolicy
-from bot.embedding.types import (
+from bot.dashscope.models import MODELS, ModelSpec, model_spec
+from bot.dashscope.ratelimit import RateLimiter
+from bot.dashscope.retry import RetryPolicy
+from bot.dashscope.types import (
     ContentInput,
     EmbedResult,
     ImageInput,

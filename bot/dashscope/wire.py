@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from bot.embedding.errors import InvalidInput, MalformedResponse, error_from_response, header_value
-from bot.embedding.models import ModelSpec
-from bot.embedding.types import (
+from bot.dashscope.errors import InvalidInput, MalformedResponse, error_from_response, header_value
+from bot.dashscope.models import ModelSpec
+from bot.dashscope.types import (
     IMAGE_FORMATS,
     ContentInput,
     EmbedResult,

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.embedding.client import DashScopeClient
-from bot.embedding.types import ContentInput, ImageInput, MultiImageInput, TextInput, Usage, VideoInput
+from bot.core.ports import ChatGateway, FileTooBig
+from bot.core.types import FileRef, MediaRef
+from bot.dashscope.client import DashScopeClient
+from bot.dashscope.types import ContentInput, ImageInput, MultiImageInput, TextInput, Usage, VideoInput
 from bot.media.errors import MediaError, MediaTooLarge, UnsupportedMedia
 from bot.media.images import prepare_image
 from bot.media.sniff import SNIFF_BYTES, media_family
 from bot.media.video import extract_keyframes, make_clip, probe_video, video_fits_api
-from bot.pipeline.ports import ChatGateway, FileTooBig
-from bot.pipeline.types import FileRef, MediaRef
 from storage.cache import EmbeddingCache
 
 log = logging.getLogger(__name__)

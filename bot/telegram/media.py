@@ -11,9 +11,9 @@ import logging
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.commands import lang_of, reply_text, services_of
-from bot.handlers.convert import incoming_from, is_plausible_media_document
 from bot.replies.i18n import t
+from bot.telegram.commands import lang_of, reply_text, services_of
+from bot.telegram.convert import incoming_from, is_plausible_media_document
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,14 @@ from typing import TypeVar
 
 import httpx
 
-from bot.embedding.batcher import TextBatcher
-from bot.embedding.errors import EmbeddingError, TransportError, error_from_response
-from bot.embedding.models import ModelSpec, model_spec
-from bot.embedding.ratelimit import RateLimiter
-from bot.embedding.retry import RetryPolicy
-from bot.embedding.types import ContentInput, EmbedResult, TextEmbedding
-from bot.embedding.upload import upload_file
-from bot.embedding.wire import (
+from bot.dashscope.batcher import TextBatcher
+from bot.dashscope.errors import EmbeddingError, TransportError, error_from_response
+from bot.dashscope.models import ModelSpec, model_spec
+from bot.dashscope.ratelimit import RateLimiter
+from bot.dashscope.retry import RetryPolicy
+from bot.dashscope.types import ContentInput, EmbedResult, TextEmbedding
+from bot.dashscope.upload import upload_file
+from bot.dashscope.wire import (
     EMBEDDING_PATH,
     build_request,
     needs_oss_resolve,

@@ -17,13 +17,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.embedding.errors import EmbeddingError
+from bot.core.breaker import CircuitBreaker
+from bot.core.caps import OverCap
+from bot.core.ingest import IngestService
+from bot.core.ports import ChatGateway, ChatGone, ChatMoved, FileTooBig, FileUnavailable, GatewayError
+from bot.core.types import IncomingMedia
+from bot.dashscope.errors import EmbeddingError
 from bot.media.errors import MediaError
-from bot.pipeline.breaker import CircuitBreaker
-from bot.pipeline.caps import OverCap
-from bot.pipeline.ingest import IngestService
-from bot.pipeline.ports import ChatGateway, ChatGone, ChatMoved, FileTooBig, FileUnavailable, GatewayError
-from bot.pipeline.types import IncomingMedia
 from bot.replies import format as fmt
 from bot.replies.failures import failure_text
 from bot.replies.i18n import language_of, t

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from bot.pipeline.types import FileRef, Outgoing
+from bot.core.types import FileRef, Outgoing
 
 
 class GatewayError(Exception):

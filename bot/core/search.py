@@ -11,7 +11,7 @@ from collections.abc import Collection
 import numpy as np
 
 from bot.replies.format import Hit
-from storage.index import IndexRegistry
+from bot.search.index import IndexRegistry
 from storage.items import ItemRepository
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item
 

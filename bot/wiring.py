@@ -14,18 +14,18 @@ import time
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.embedding.client import DashScopeClient
-from bot.pipeline.albums import AlbumCollector
-from bot.pipeline.breaker import CircuitBreaker
-from bot.pipeline.caps import SpendCaps
-from bot.pipeline.embedder import MediaEmbedder
-from bot.pipeline.ingest import IngestService, SimilarityPolicy
-from bot.pipeline.ports import ChatGateway, GatewayError
-from bot.pipeline.repost import AlertPacer
-from bot.pipeline.search import SearchService
-from bot.pipeline.types import IncomingMedia, Outgoing
-from bot.pipeline.worker import JobRunner
-from storage.index import IndexRegistry
+from bot.core.albums import AlbumCollector
+from bot.core.breaker import CircuitBreaker
+from bot.core.caps import SpendCaps
+from bot.core.ingest import IngestService, SimilarityPolicy
+from bot.core.ports import ChatGateway, GatewayError
+from bot.core.repost import AlertPacer
+from bot.core.routes import MediaEmbedder
+from bot.core.search import SearchService
+from bot.core.types import IncomingMedia, Outgoing
+from bot.core.worker import JobRunner
+from bot.dashscope.client import DashScopeClient
+from bot.search.index import IndexRegistry
 from storage.models import Job
 from storage.store import Store
 

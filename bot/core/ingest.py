@@ -11,13 +11,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.pipeline.albums import AlbumCollector
-from bot.pipeline.caps import SpendCaps
-from bot.pipeline.embedder import Embedded, MediaEmbedder
-from bot.pipeline.ports import ChatGateway, Undeliverable
-from bot.pipeline.repost import AlertPacer, alerts_enabled_for, repost_threshold, repost_verdict
-from bot.pipeline.search import SearchService
-from bot.pipeline.types import IncomingMedia, Outgoing
+from bot.core.albums import AlbumCollector
+from bot.core.caps import SpendCaps
+from bot.core.ports import ChatGateway, Undeliverable
+from bot.core.repost import AlertPacer, alerts_enabled_for, repost_threshold, repost_verdict
+from bot.core.routes import Embedded, MediaEmbedder
+from bot.core.search import SearchService
+from bot.core.types import IncomingMedia, Outgoing
 from bot.replies import format as fmt
 from bot.replies.i18n import Lang, language_of, t
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item, Job, NewItem

@@ -15,8 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from bot.pipeline.repost import AlertPacer
-from bot.pipeline.types import ChatRef, IncomingMedia, Outgoing
+from bot.core.repost import AlertPacer
+from bot.core.types import ChatRef, IncomingMedia, Outgoing
 from bot.replies.format import Hit, album_repost_alert
 from bot.replies.i18n import Lang
 
