@@ -10,7 +10,7 @@ budget does not hide the pipeline's own limits. The same photos are then re-sent
 embedded (same ``file_unique_id``) must cost no API request.
 
 Queue memory: ``--pending`` jobs of a typical photo payload are enqueued with nothing consuming them, once through
-``JobRepository.enqueue`` and once through ``Services.enqueue`` (the handlers' path), each in a fresh process; that
+``JobRepository.enqueue`` and once through ``IngestService.accept`` (the handlers' path), each in a fresh process; that
 process's RSS growth and the SQLite file size (database plus WAL) are reported.
 """
 
@@ -27,8 +27,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.config import Settings, load_settings
+from bot.core.ingest import job_key
 from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Outgoing, Sender
-from bot.wiring import Services, job_key
+from bot.replies.render import render
+from bot.wiring import Services
 from storage.store import Store
 from tests.conftest import API_KEY, TOKEN, bot_environment, running_bot
 from tests.fakes.dashscope import FakeDashScope
@@ -171,24 +173,27 @@ class NoTelegram:
     async def send(self, message: Outgoing) -> None:
         raise AssertionError("the queue was not supposed to be consumed")
 
+    async def show_typing(self, chat_id: int) -> None:
+        raise AssertionError("no command was supposed to run")
+
 
 async def queue_through_services(folder: Path, count: int) -> QueueMemory:
     db = folder / "services.db"
     settings = Settings(telegram_bot_token=TOKEN, dashscope_api_key=API_KEY, database_path=db,
                         dashscope_base_url="http://127.0.0.1:9")
-    services = await Services.start(settings, NoTelegram())
+    services = await Services.start(settings, NoTelegram(), render)
     try:
         await services.runner.stop(0)  # nothing consumes: the queue only grows
         before, started = rss_bytes(), time.perf_counter()
         for n in range(count):
-            await services.enqueue(typical_photo(-1009000000000 - n % 50, n + 1))
+            await services.ingest.accept(typical_photo(-1009000000000 - n % 50, n + 1))
         seconds, growth = time.perf_counter() - started, rss_bytes() - before
         pending = await services.store.jobs.pending_count()
     finally:
         await services.stop()
         await services.close()
     assert pending == count
-    return QueueMemory("Services.enqueue", count, seconds, growth, database_bytes(db))
+    return QueueMemory("IngestService.accept", count, seconds, growth, database_bytes(db))
 
 
 # ---- report --------------------------------------------------------------------------------------------------------

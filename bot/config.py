@@ -56,6 +56,9 @@ class Settings:
     album_debounce_seconds: float = 2.0
     retention_days: int = 30
     group_alerts_per_minute: int = 20
+    command_deadline_seconds: float = 20.0
+    job_retention_days: int = 7
+    index_memory_mb: int = 1024
     # A self-hosted `telegram-bot-api --local` server has no 20 MB download limit and answers local paths.
     telegram_local_mode: bool = False
 
@@ -198,6 +201,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
             "ALBUM_DEBOUNCE_SECONDS", _positive(float), defaults.album_debounce_seconds
         ),
         retention_days=r.optional("RETENTION_DAYS", _positive(int), defaults.retention_days),
+        command_deadline_seconds=r.optional("COMMAND_DEADLINE_SECONDS", _positive(float),
+                                            defaults.command_deadline_seconds),
+        job_retention_days=r.optional("JOB_RETENTION_DAYS", _positive(int), defaults.job_retention_days),
+        index_memory_mb=r.optional("INDEX_MEMORY_MB", _positive(int), defaults.index_memory_mb),
         group_alerts_per_minute=r.optional(
             "GROUP_ALERTS_PER_MINUTE", _positive(int), defaults.group_alerts_per_minute
         ),

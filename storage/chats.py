@@ -1,4 +1,5 @@
-"""Per-chat settings and membership: whether the bot is still in the chat, and since when it is not.
+"""A chat as a whole: its settings, whether the bot is still in it (and since when not), and moving or deleting
+everything stored about it.
 
 A chat without a row has the default settings and is active, so nothing needs to be created when the bot first
 sees a chat. Removal is remembered with its time so that data is purged only after the retention period.
@@ -7,20 +8,27 @@ sees a chat. Removal is remembered with its time so that data is purged only aft
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
+import time
 from typing import Any
 
 import aiosqlite
 
+from storage import per_chat_tables
 from storage.db import Database
+from storage.items import ItemRepository
 from storage.models import ChatSettings
+
+log = logging.getLogger(__name__)
 
 _SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(ChatSettings))
 
 
 class ChatRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, items: ItemRepository) -> None:
         self._db = db
+        self._items = items
 
     async def settings(self, chat_id: int) -> ChatSettings:
         async with self._db.read() as conn:
@@ -70,6 +78,23 @@ class ChatRepository:
                 "SELECT chat_id FROM chats WHERE removed_at < ? ORDER BY chat_id", (removed_before,)
             )
         return [int(row[0]) for row in rows]
+
+
+    async def move(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: all its data follows in one transaction; a replay changes nothing."""
+        if old_chat_id == new_chat_id:
+            return
+        async with self._db.transaction() as conn:
+            await per_chat_tables.move_chat(conn, old_chat_id, new_chat_id, now=int(time.time()))
+            self._items.reset_chats_after_commit((old_chat_id, new_chat_id))
+        log.info("chat moved", extra={"chat_id": old_chat_id, "new_chat_id": new_chat_id})
+
+    async def purge(self, chat_id: int) -> None:
+        """Delete everything stored about the chat, in one transaction."""
+        async with self._db.transaction() as conn:
+            await per_chat_tables.purge_chat(conn, chat_id)
+            self._items.reset_chats_after_commit((chat_id,))
+        log.info("chat purged", extra={"chat_id": chat_id})
 
 
 async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettings:

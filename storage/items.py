@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
@@ -17,7 +16,7 @@ from typing import Any, Protocol
 import aiosqlite
 import numpy.typing as npt
 
-from storage import chat_data, segments
+from storage import segments
 from storage.db import Database
 from storage.models import ALL_FACETS, FACET_CAPTION, FACET_MEDIA, Item, NewItem
 from storage.vectors import FloatMatrix, VectorBlock, to_blob, unit_vector
@@ -154,21 +153,6 @@ class ItemRepository:
             )
         return [(row[0], row[1], int(row[2])) for row in rows]
 
-    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """A group became a supergroup: all its data follows in one transaction; a replay changes nothing."""
-        if old_chat_id == new_chat_id:
-            return
-        async with self._db.transaction() as conn:
-            await chat_data.move_chat(conn, old_chat_id, new_chat_id, now=int(time.time()))
-            self._notify_after_commit([ChatsReset((old_chat_id, new_chat_id))])
-        log.info("chat moved", extra={"chat_id": old_chat_id, "new_chat_id": new_chat_id})
-
-    async def purge_chat(self, chat_id: int) -> None:
-        async with self._db.transaction() as conn:
-            await chat_data.purge_chat(conn, chat_id)
-            self._notify_after_commit([ChatsReset((chat_id,))])
-        log.info("chat purged", extra={"chat_id": chat_id})
-
     async def _replace_facet(
         self, conn: aiosqlite.Connection, item_id: int, facet: int, vector: npt.ArrayLike | None
     ) -> None:
@@ -184,6 +168,10 @@ class ItemRepository:
             await segments.write_vectors(conn, [(item_id, facet, chat_id, model, to_blob(unit))])
         await segments.seal(conn, chat_id, model)
         self._notify_after_commit([VectorsChanged(chat_id, model, item_id, {facet: unit}, new_item=False)])
+
+    def reset_chats_after_commit(self, chat_ids: tuple[int, ...]) -> None:
+        """Called inside a transaction that moves or deletes whole chats (storage.chats): listeners rebuild them."""
+        self._notify_after_commit([ChatsReset(chat_ids)])
 
     def _notify_after_commit(self, events: Sequence[ItemEvent]) -> None:
         def notify() -> None:

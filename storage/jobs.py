@@ -112,7 +112,7 @@ class JobRepository:
             )
         return [_job_from_row(row) for row in rows]
 
-    async def prune_done(self, older_than: int) -> int:
+    async def prune_finished(self, older_than: int) -> int:
         """Delete done jobs created before `older_than`; failed ones stay for /stats. Returns how many."""
         async with self._db.transaction() as conn:
             cursor = await conn.execute("DELETE FROM jobs WHERE state = 'done' AND created_at < ?", (older_than,))

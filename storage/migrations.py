@@ -143,9 +143,14 @@ QUEUE_AND_USAGE_SCHEMA = sql(
     )""",
 )
 
+REPLIES_FAILED_COUNTER = sql(
+    "ALTER TABLE chat_counters ADD COLUMN replies_failed INTEGER NOT NULL DEFAULT 0",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "media items, vectors, segments, embedding cache, chats", MEDIA_SCHEMA),
     Migration(2, "durable job queue and usage counters", QUEUE_AND_USAGE_SCHEMA),
+    Migration(3, "count of replies given up after retries", REPLIES_FAILED_COUNTER),
 )
 
 

@@ -67,6 +67,8 @@ class ChatStats:
     jobs_failed: int
     jobs_pending: int
     skipped_over_cap: int
+    replies_failed: int = 0
+    """Replies (alerts, answers) given up after their retries; the item itself was stored."""
 
 
 class JobState(StrEnum):

@@ -55,6 +55,9 @@ class StatsRepository:
     async def add_skipped_over_cap(self, chat_id: int) -> None:
         await self._bump_counter(chat_id, skipped=1)
 
+    async def add_reply_failed(self, chat_id: int) -> None:
+        await self._bump_counter(chat_id, replies_failed=1)
+
     async def requests_today(self, *, chat_id: int | None = None, user_id: int | None = None, day: int) -> float:
         """API requests on `day`, for a chat, a user (across chats), both, or the whole bot."""
         async with self._db.read() as conn:
@@ -74,10 +77,11 @@ class StatsRepository:
             )
             counters = list(
                 await conn.execute_fetchall(
-                    "SELECT reposts_called, skipped_over_cap FROM chat_counters WHERE chat_id = ?", (chat_id,)
+                    "SELECT reposts_called, skipped_over_cap, replies_failed FROM chat_counters WHERE chat_id = ?",
+                    (chat_id,),
                 )
             )
-        reposts, skipped = counters[0] if counters else (0, 0)
+        reposts, skipped, replies_failed = counters[0] if counters else (0, 0, 0)
         jobs = await self._jobs.counts(chat_id)
         return ChatStats(
             items_by_kind=await self._items.counts_by_kind(chat_id),
@@ -90,6 +94,7 @@ class StatsRepository:
             jobs_failed=jobs[JobState.FAILED],
             jobs_pending=jobs[JobState.PENDING] + jobs[JobState.RUNNING],
             skipped_over_cap=int(skipped),
+            replies_failed=int(replies_failed),
         )
 
     async def chats_overview(self) -> list[tuple[int, ChatStats]]:
@@ -101,12 +106,13 @@ class StatsRepository:
             )
         return [(int(row[0]), await self.chat_stats(int(row[0]))) for row in rows]
 
-    async def _bump_counter(self, chat_id: int, *, reposts: int = 0, skipped: int = 0) -> None:
+    async def _bump_counter(self, chat_id: int, *, reposts: int = 0, skipped: int = 0,
+                            replies_failed: int = 0) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap) VALUES (?, ?, ?) "
-                "ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + "
-                "excluded.reposts_called, "
-                "skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap",
-                (chat_id, reposts, skipped),
+                "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap, replies_failed) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + "
+                "excluded.reposts_called, skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap, "
+                "replies_failed = replies_failed + excluded.replies_failed",
+                (chat_id, reposts, skipped, replies_failed),
             )

@@ -33,7 +33,7 @@ class Store:
             items=items,
             cache=EmbeddingCache(db),
             stats=StatsRepository(db, items, jobs),
-            chats=ChatRepository(db),
+            chats=ChatRepository(db, items),
             jobs=jobs,
         )
 

@@ -21,6 +21,7 @@ from bot.telegram.app import BotApp, build_application
 from bot.wiring import Services
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
+from tests.support.waiting import until_idle
 
 TOKEN = "123456:TEST-token_abc"
 API_KEY = "sk-test-key-0123456789"
@@ -74,8 +75,7 @@ class RunningBot:
 
     @property
     def services(self) -> Services:
-        services: Services = self.app.bot_data["services"]
-        return services
+        return self.app.bot_data.services
 
     def _quiet(self, last_update_id: int) -> bool:
         return (self.tg.confirmed_offset() > last_update_id and self.app.update_queue.empty()
@@ -95,7 +95,7 @@ class RunningBot:
                 raise TimeoutError("updates were not handled in time")
             streak = streak + 1 if self._quiet(last) else 0
             await asyncio.sleep(0.02)
-        await asyncio.wait_for(self.services.runner.run_until_idle(), timeout)
+        await asyncio.wait_for(until_idle(self.services), timeout)
 
 
 @contextlib.asynccontextmanager

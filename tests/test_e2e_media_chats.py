@@ -73,7 +73,7 @@ async def test_removed_chat_is_not_served_restored_when_re_added_and_purged_afte
     await bot.settle()
     assert await store.items.by_message(GROUP.id, late["message_id"]) is None
     assert len(bot.ds.embed_requests) == 1 and bot.tg.sent_messages(GROUP.id) == []
-    assert await bot.services.purge_expired_chats() == []  # within the retention period: kept
+    assert await bot.services.lifecycle.purge_expired() == []  # within the retention period: kept
 
     bot.tg.my_chat_member(GROUP, ALICE, "left", "member")
     await bot.settle()
@@ -81,7 +81,7 @@ async def test_removed_chat_is_not_served_restored_when_re_added_and_purged_afte
     assert len(await search(bot, GROUP, ALICE, "green")) == 1
 
     await store.chats.mark_removed(GROUP.id, int(time.time()) - 31 * DAY)
-    assert await bot.services.purge_expired_chats() == [GROUP.id]
+    assert await bot.services.lifecycle.purge_expired() == [GROUP.id]
     assert await store.items.counts_by_kind(GROUP.id) == {}
     bot.tg.my_chat_member(GROUP, ALICE, "left", "member")
     await bot.settle()

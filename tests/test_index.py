@@ -182,12 +182,12 @@ async def test_move_and_purge_drop_the_loaded_indexes(store: Store) -> None:
     await registry.get(1)
     await registry.get(2)
 
-    await store.items.move_chat(1, 2)
+    await store.chats.move(1, 2)
     assert registry.loaded_chats() == 0
     assert len(await registry.get(1)) == 0
     assert len(await registry.get(2)) == 4
 
-    await store.items.purge_chat(2)
+    await store.chats.purge(2)
     assert len(await registry.get(2)) == 0
 
 
@@ -246,7 +246,7 @@ async def test_a_move_committed_while_loading_makes_the_registry_load_again(
     await _add(store, 1, 1, seed=1)
     await _add(store, 2, 1, seed=2)
     registry = IndexRegistry(store.items, TEST_MODEL, DIM)
-    calls = _wrap_load(store, monkeypatch, lambda: store.items.move_chat(1, 2), before=False)
+    calls = _wrap_load(store, monkeypatch, lambda: store.chats.move(1, 2), before=False)
 
     index = await registry.get(2)
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from bot.core.breaker import CircuitBreaker
+from bot.core.chat_settings import parse_settings_args
+from bot.core.failures import backoff_delay
+from bot.core.ingest import job_key
 from bot.core.repost import AlertPacer, alerts_enabled_for, repost_verdict
 from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Sender
-from bot.core.worker import backoff_delay
 from bot.replies import format as fmt
 from bot.replies.i18n import language_of
-from bot.telegram.commands import parse_settings_args
 from bot.telegram.gateway import split_text
-from bot.wiring import job_key
 from storage.models import ChatSettings, Item
 
 

@@ -73,7 +73,7 @@ async def test_move_chat_carries_everything_exactly_once(store: Store) -> None:
     assert job is not None
     expected_keys = sorted(await _vector_keys(store, OLD) + await _vector_keys(store, NEW))
 
-    await store.items.move_chat(OLD, NEW)
+    await store.chats.move(OLD, NEW)
 
     assert await _vector_keys(store, NEW) == expected_keys
     assert await _vector_keys(store, OLD) == []
@@ -94,10 +94,10 @@ async def test_move_chat_carries_everything_exactly_once(store: Store) -> None:
 async def test_replaying_a_move_changes_nothing(store: Store) -> None:
     await _fill_chat(store, OLD, range(1, 8), seed=3)
     await store.stats.add_usage(OLD, None, requests=1, input_tokens=1, image_tokens=1, day=1)
-    await store.items.move_chat(OLD, NEW)
+    await store.chats.move(OLD, NEW)
     before = await _dump(store)
 
-    await store.items.move_chat(OLD, NEW)
+    await store.chats.move(OLD, NEW)
 
     assert await _dump(store) == before
 
@@ -105,7 +105,7 @@ async def test_replaying_a_move_changes_nothing(store: Store) -> None:
 async def test_move_keeps_sealed_segments_loadable_and_reseals_the_merged_tail(store: Store) -> None:
     await _fill_chat(store, OLD, range(1, 3), seed=4)  # 4 vectors: one segment of 3 and a tail of 1
     await _fill_chat(store, NEW, range(1, 3), seed=5)
-    await store.items.move_chat(OLD, NEW)
+    await store.chats.move(OLD, NEW)
 
     async with store.db.read() as conn:
         rows = list(await conn.execute_fetchall("SELECT count(*) FROM vectors WHERE segment_id IS NULL"))
@@ -116,7 +116,7 @@ async def test_move_keeps_sealed_segments_loadable_and_reseals_the_merged_tail(s
 
 
 async def test_late_message_of_the_old_chat_joins_the_new_chat(store: Store) -> None:
-    await store.items.move_chat(OLD, NEW)
+    await store.chats.move(OLD, NEW)
     late = await store.items.add(new_item(OLD, 99), {FACET_MEDIA: [1, 0]})
 
     assert (late.chat_id, late.origin_chat_id) == (NEW, OLD)
@@ -126,8 +126,8 @@ async def test_late_message_of_the_old_chat_joins_the_new_chat(store: Store) -> 
 
 async def test_chained_moves_route_to_the_newest_chat(store: Store) -> None:
     await _fill_chat(store, OLD, range(1, 3), seed=6)
-    await store.items.move_chat(OLD, NEW)
-    await store.items.move_chat(NEW, OTHER)
+    await store.chats.move(OLD, NEW)
+    await store.chats.move(NEW, OTHER)
     late = await store.items.add(new_item(OLD, 50), {FACET_MEDIA: [1, 0, 0, 0]})
 
     assert late.chat_id == OTHER
@@ -149,7 +149,7 @@ async def test_purge_deletes_everything_of_the_chat_and_nothing_else(store: Stor
     await _fill_chat(store, OTHER, range(10, 17), seed=7)
     other_before = await _vector_keys(store, OTHER)
 
-    await store.items.purge_chat(OLD)
+    await store.chats.purge(OLD)
 
     assert await _vector_keys(store, OLD) == []
     assert await store.items.by_message(OLD, 1) is None

@@ -124,7 +124,7 @@ async def test_prune_done_deletes_only_old_done_jobs(store: Store) -> None:
         await store.jobs.complete(job_id)
     await store.jobs.fail(old_failed, "x")
 
-    assert await store.jobs.prune_done(older_than=500) == 1
+    assert await store.jobs.prune_finished(older_than=500) == 1
 
     assert await store.jobs.get(old_done) is None
     for kept in (old_failed, new_done, old_pending):

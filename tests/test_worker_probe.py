@@ -6,10 +6,16 @@ import asyncio
 from pathlib import Path
 
 from bot.core.breaker import CircuitBreaker
+from bot.core.delivery import Delivery
+from bot.core.failures import FailurePolicy
+from bot.core.health import EmbeddingHealth
+from bot.core.lifecycle import ChatLifecycle
 from bot.core.worker import JobRunner
 from bot.dashscope.errors import ServerError
+from bot.replies.render import render
 from storage.models import Job
 from storage.store import Store
+from tests.support.gateway import MemoryGateway
 from tests.support.storage import open_store
 
 
@@ -32,7 +38,7 @@ async def is_done(store: Store, job_id: int) -> bool:
     return job is not None and job.state == "done"
 
 
-async def notify(_text: str) -> None:
+async def notify(_paused_code: str | None) -> None:
     return None
 
 
@@ -43,8 +49,11 @@ async def test_a_poisoned_item_does_not_stall_the_queue_behind_the_breaker(tmp_p
         assert poisoned is not None and healthy is not None
         ingest = PoisonedIngest()
         breaker = CircuitBreaker(first_probe_after=1.0, outage_after_failures=1)
-        runner = JobRunner(store, ingest, gateway=None, breaker=breaker, workers=1,  # type: ignore[arg-type]
-                           max_attempts=50, notify_operators=notify, api_requests=lambda: ingest.api_requests)
+        health = EmbeddingHealth(breaker, notify)
+        lifecycle = ChatLifecycle(store.chats, store.jobs, retention_days=30, job_retention_days=7)
+        policy = FailurePolicy(store.jobs, store.stats, lifecycle, health,
+                               Delivery(MemoryGateway(), render, store.stats), max_attempts=50)
+        runner = JobRunner(store.jobs, ingest, policy, health, workers=1)
         await runner.start()
         try:
             await asyncio.wait_for(ingest.healthy_ran.wait(), timeout=8)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from bot.core.delivery import Delivery
 from bot.core.repost import AlertPacer
-from bot.core.types import ChatRef, IncomingMedia, Outgoing
-from bot.replies.format import Hit, album_repost_alert
-from bot.replies.i18n import Lang
+from bot.core.results import AlbumReposts, Audience, Hit
+from bot.core.types import IncomingMedia
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,8 @@ class _Album:
     started: float
     expected: set[int] = field(default_factory=set)
     hits: dict[int, Hit | None] = field(default_factory=dict)
-    chat: ChatRef | None = None
-    lang: Lang = "en"
+    to: Audience | None = None
+    """The chat and language of the last report; the alert replies to the album's first message."""
     timer: asyncio.TimerHandle | None = None
 
     @property
@@ -54,11 +53,11 @@ def _alerted_in_place(incoming: IncomingMedia) -> bool:
 
 
 class AlbumCollector:
-    def __init__(self, debounce_seconds: float, send: Callable[[Outgoing], Awaitable[None]],
-                 pacer: AlertPacer, max_wait_seconds: float = MAX_WAIT_SECONDS) -> None:
+    def __init__(self, debounce_seconds: float, delivery: Delivery, pacer: AlertPacer,
+                 max_wait_seconds: float = MAX_WAIT_SECONDS) -> None:
         self._debounce = debounce_seconds
         self._max_wait = max_wait_seconds
-        self._send = send
+        self._delivery = delivery
         self._pacer = pacer
         self._albums: dict[AlbumKey, _Album] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -72,11 +71,14 @@ class AlbumCollector:
         self._album(key).expected.add(incoming.message_id)
         self._arm(key, self._debounce)
 
-    def add(self, chat: ChatRef, media_group_id: str, message_id: int, hit: Hit | None, lang: Lang) -> None:
-        key = (chat.id, media_group_id)
+    def add(self, to: Audience, media_group_id: str, hit: Hit | None) -> None:
+        """An item's verdict (`to.reply_to` is the item's message)."""
+        if to.reply_to is None:
+            return
+        key = (to.chat.id, media_group_id)
         album = self._album(key)
-        album.chat, album.lang = chat, lang
-        album.hits[message_id] = hit
+        album.to = to
+        album.hits[to.reply_to] = hit
         self._arm(key, self._debounce)
 
     def _album(self, key: AlbumKey) -> _Album:
@@ -105,18 +107,19 @@ class AlbumCollector:
 
     async def _flush_album(self, key: AlbumKey) -> None:
         album = self._albums.pop(key, None)
-        if album is None or album.chat is None:
+        if album is None or album.to is None:
             return
+        chat_id = album.to.chat.id
         if album.waiting:
-            log.info("album alert sent before every item reported", extra={"chat_id": album.chat.id})
+            log.info("album alert sent before every item reported", extra={"chat_id": chat_id})
         reposts = album.reposts()
-        if not reposts or not self._pacer.try_acquire(album.chat.id):
+        if not reposts or not self._pacer.try_acquire(chat_id):
             return
         first_message_id = min(album.expected | album.hits.keys())
         try:
-            await self._send(album_repost_alert(album.chat, first_message_id, reposts, album.lang))
+            await self._delivery.send_quietly(AlbumReposts(replace(album.to, reply_to=first_message_id), reposts))
         except Exception:
-            log.exception("album alert failed", extra={"chat_id": album.chat.id})
+            log.exception("album alert failed", extra={"chat_id": chat_id})
 
     async def drain(self) -> None:
         """Send what is waiting now (shutdown): an album alert is better early than lost."""

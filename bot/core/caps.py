@@ -1,16 +1,19 @@
-"""Where API spend is recorded and the operator's daily caps are applied (requests per chat and per user, per UTC
-day): the caps read exactly what is recorded here."""
+"""The operator's daily caps: API requests per chat and per user, per UTC day. They read what `record` wrote."""
 
 from __future__ import annotations
 
 import time
 
+from bot.core.ports import StatsStore
 from bot.dashscope.types import Usage
-from storage.stats import StatsRepository
+from bot.errors import Disposition, Failure
 
 
-class OverCap(Exception):
+class OverCap(Failure):
     """Today's request budget for this chat or user is spent; the item is skipped, noted in /stats."""
+
+    disposition = Disposition.OVER_CAP
+    message_key = "over_cap"
 
 
 def utc_day(now: float | None = None) -> int:
@@ -18,7 +21,7 @@ def utc_day(now: float | None = None) -> int:
 
 
 class SpendCaps:
-    def __init__(self, stats: StatsRepository, *, per_chat: int, per_user: int) -> None:
+    def __init__(self, stats: StatsStore, *, per_chat: int, per_user: int) -> None:
         self._stats = stats
         self._per_chat = per_chat
         self._per_user = per_user

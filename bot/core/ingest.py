@@ -1,27 +1,30 @@
-"""The job: embed one incoming media item, store it, and decide whether (and what) to reply.
+"""Ingesting one media item: accepted as a durable job, then embedded, stored and judged (repost? matches?).
 
-Runs inside a queue worker. The item is stored before any reply is sent, and the reply's progress is recorded on the
-job, so a crash at any point neither loses the item nor sends the same alert twice.
+`accept` runs in the update handler: the job row is written before any network call, so a crash loses nothing
+Telegram was told we have. `run` runs in a queue worker: the item is stored before any reply is sent, and the reply's
+progress is recorded on the job, so a crash at any point neither loses the item nor sends the same alert twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from bot.core.albums import AlbumCollector
-from bot.core.caps import SpendCaps
-from bot.core.ports import ChatGateway, Undeliverable
+from bot.core.delivery import Delivery
+from bot.core.embedding import EmbeddingService, MediaVectors, Payer
+from bot.core.health import EmbeddingHealth
+from bot.core.neighbours import Neighbours
+from bot.core.ports import ChatStore, ItemStore, JobQueue, StatsStore
 from bot.core.repost import AlertPacer, alerts_enabled_for, repost_threshold, repost_verdict
-from bot.core.routes import Embedded, MediaEmbedder
-from bot.core.search import SearchService
-from bot.core.types import IncomingMedia, Outgoing
-from bot.replies import format as fmt
-from bot.replies.i18n import Lang, language_of, t
+from bot.core.results import Audience, Decision, FirstSeen, Hit, Matches, QueuedWhilePaused, RepostFound
+from bot.core.types import IncomingMedia
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item, Job, NewItem
-from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ PRIVATE_MATCHES = 3
 REPLY_SENDING = "sending"
 REPLY_SENT = "sent"
 REPLY_RETRY = "retry"
-REPLY_UNDELIVERABLE = "undeliverable"
+REPLY_GIVEN_UP = "undeliverable"
 
 
 @dataclass(frozen=True)
@@ -38,140 +41,168 @@ class SimilarityPolicy:
     similar_min_score: float
 
 
+def job_key(incoming: IncomingMedia) -> str:
+    """The idempotency key: the same update seen twice (restart, retried webhook) maps to the same job.
+
+    An edit is keyed by what it changed to, not only by its time: `edit_date` has whole seconds, and two quick
+    edits within one second are different edits."""
+    if incoming.edit_date is not None:
+        state = f"{incoming.media.file.file_unique_id}\n{incoming.caption or ''}".encode()
+        digest = hashlib.sha256(state).hexdigest()[:16]
+        return f"edit:{incoming.chat.id}:{incoming.message_id}:{incoming.edit_date}:{digest}"
+    return f"ingest:{incoming.chat.id}:{incoming.message_id}"
+
+
+def audience(incoming: IncomingMedia) -> Audience:
+    return Audience(incoming.chat, incoming.message_id, incoming.sender.language)
+
+
 class IngestService:
-    def __init__(self, store: Store, embedder: MediaEmbedder, search: SearchService, gateway: ChatGateway,
-                 caps: SpendCaps, policy: SimilarityPolicy, pacer: AlertPacer, albums: AlbumCollector) -> None:
-        self._store = store
-        self._embedder = embedder
-        self._search = search
-        self._gateway = gateway
-        self._caps = caps
+    def __init__(self, *, items: ItemStore, jobs: JobQueue, chats: ChatStore, stats: StatsStore,
+                 embedding: EmbeddingService, neighbours: Neighbours, health: EmbeddingHealth, delivery: Delivery,
+                 policy: SimilarityPolicy, pacer: AlertPacer, albums: AlbumCollector) -> None:
+        self._items = items
+        self._jobs = jobs
+        self._chats = chats
+        self._stats = stats
+        self._embedding = embedding
+        self._neighbours = neighbours
+        self._health = health
+        self._delivery = delivery
         self._policy = policy
         self._pacer = pacer
         self._albums = albums
+        self.on_enqueued: Callable[[], None] = _nothing
+        """Set by the worker pool: called when a job was stored, so that it starts now rather than at a poll."""
+
+    async def accept(self, incoming: IncomingMedia) -> Job | None:
+        """Store the job (None: this update was seen before). A person in a private chat whose media must wait for
+        paused embedding is told so at once, once per pause."""
+        kind = "edit" if incoming.edit_date is not None else "ingest"
+        job = await self._jobs.enqueue(job_key(incoming), incoming.chat.id, kind, incoming.to_payload(),
+                                       now=int(time.time()))
+        if job is None:
+            return None
+        self.on_enqueued()
+        self._albums.expect(incoming)
+        await self.tell_if_paused(incoming)
+        return job
+
+    async def tell_if_paused(self, incoming: IncomingMedia) -> None:
+        if incoming.chat.type == "private" and incoming.edit_date is None and self._health.first_notice(
+                incoming.chat.id):
+            await self._delivery.send_quietly(QueuedWhilePaused(audience(incoming)))
 
     async def run(self, job: Job) -> None:
         incoming = IncomingMedia.from_payload(job.payload)
-        if not await self._store.chats.is_active(job.chat_id):
+        if not await self._chats.is_active(job.chat_id):
             log.info("chat inactive, job skipped", extra={"chat_id": job.chat_id, "job_id": job.id})
             return
         if job.kind == "edit":
             await self._apply_edit(incoming)
             return
         item, vector = await self._store_item(incoming)
-        if job.reply_state in (REPLY_SENDING, REPLY_SENT, REPLY_UNDELIVERABLE):
-            return  # a crash mid-send: better one missing alert than a duplicate
-        reply = await self._decide(_rebased(incoming, job.chat_id), item, vector, first_time=job.reply_state is None)
-        if reply is not None:
-            await self._send_tracked(job, reply)
+        if job.reply_state is not None and job.reply_state != REPLY_RETRY:
+            return  # a crash mid-send, or a reply already settled: better one missing alert than a duplicate
+        decision = await self._decide(_rebased(incoming, job.chat_id), item, vector,
+                                      first_time=job.reply_state is None)
+        if decision is not None:
+            await self._deliver_tracked(job, decision)
 
     async def _store_item(self, incoming: IncomingMedia) -> tuple[Item, np.ndarray]:
-        existing = await self._store.items.by_message(incoming.chat.id, incoming.message_id)
+        existing = await self._items.by_message(incoming.chat.id, incoming.message_id)
         if existing is not None:
-            embedded = await self._embedder.embed(incoming.media, None)  # served from the cache
-            return existing, embedded.media_vector
-        embedded = await self._embed_within_caps(incoming)
-        vectors = {FACET_MEDIA: embedded.media_vector}
-        if embedded.caption_vector is not None:
-            vectors[FACET_CAPTION] = embedded.caption_vector
-        item = await self._store.items.add(_new_item(incoming, embedded, self._embedder.model), vectors)
+            cached = await self._embedding.cached(incoming.media)
+            if cached is not None:
+                return existing, cached
+        embedded = await self._embedding.media(incoming.media, incoming.caption, _payer(incoming))
+        if existing is not None:
+            return existing, embedded.media
+        vectors = {FACET_MEDIA: embedded.media}
+        if embedded.caption is not None:
+            vectors[FACET_CAPTION] = embedded.caption
+        item = await self._items.add(_new_item(incoming, embedded, self._embedding.model.name), vectors)
         log.info("item stored", extra={"chat_id": item.chat_id, "message_id": item.message_id, "kind": item.kind,
                                        "route": item.route, "from_cache": embedded.from_cache})
-        return item, embedded.media_vector
-
-    async def _embed_within_caps(self, incoming: IncomingMedia) -> Embedded:
-        cached = await self._store.cache.get(incoming.media.file.file_unique_id, self._embedder.model)
-        if cached is None or incoming.caption:
-            await self._caps.check(incoming.chat.id, incoming.sender.id)
-        embedded = await self._embedder.embed(incoming.media, incoming.caption)
-        await self._record_usage(incoming, embedded)
-        return embedded
-
-    async def _record_usage(self, incoming: IncomingMedia, embedded: Embedded) -> None:
-        await self._caps.record(incoming.chat.id, incoming.sender.id, embedded.usage, embedded.requests)
+        return item, embedded.media
 
     async def _decide(self, incoming: IncomingMedia, item: Item, vector: np.ndarray, *,
-                      first_time: bool) -> Outgoing | None:
-        lang = language_of(incoming.sender.language)
+                      first_time: bool) -> Decision | None:
+        to = audience(incoming)
         if incoming.chat.type == "private":
-            return await self._private_answer(incoming, item, vector, lang)
-        settings = await self._store.chats.settings(item.chat_id)
+            return await self._private_answer(to, item, vector)
+        settings = await self._chats.settings(item.chat_id)
         threshold = repost_threshold(settings, self._policy.repost_threshold)
         verdict = repost_verdict(await self._candidates(item, vector, threshold), threshold)
         if verdict is not None and first_time:
-            await self._store.stats.add_repost(item.chat_id)
+            await self._stats.add_repost(item.chat_id)
         if incoming.is_channel_post or not alerts_enabled_for(item.kind, settings):
             return None  # channels get no replies; stickers/GIFs only where the chat wants them
         if incoming.media_group_id:
-            self._albums.add(incoming.chat, incoming.media_group_id, incoming.message_id, verdict, lang)
+            self._albums.add(to, incoming.media_group_id, verdict)
             return None
         if verdict is None:
             return None
         if not self._pacer.try_acquire(item.chat_id):
             log.info("repost alert dropped by pacing", extra={"chat_id": item.chat_id})
             return None
-        return fmt.repost_alert(incoming.chat, incoming.message_id, verdict, lang)
+        return RepostFound(to, verdict)
 
-    async def _candidates(self, item: Item, vector: np.ndarray, min_score: float) -> list[fmt.Hit]:
-        hits = await self._search.nearest(item.chat_id, vector, k=1, min_score=min_score,
-                                          exclude_item_ids=(item.id,), before_item_id=item.id)
-        identical = await self._search.identical(item)
+    async def _candidates(self, item: Item, vector: np.ndarray, min_score: float) -> list[Hit]:
+        hits = await self._neighbours.nearest(item.chat_id, vector, k=1, min_score=min_score,
+                                              exclude_item_ids=(item.id,), before_item_id=item.id)
+        identical = await self._neighbours.identical(item)
         return [identical, *hits] if identical else hits
 
-    async def _private_answer(self, incoming: IncomingMedia, item: Item, vector: np.ndarray,
-                              lang: Lang) -> Outgoing:
-        identical = await self._search.identical(item)
+    async def _private_answer(self, to: Audience, item: Item, vector: np.ndarray) -> Decision:
+        identical = await self._neighbours.identical(item)
         exclude = (item.id, identical.item.id) if identical else (item.id,)
-        near = await self._search.nearest(item.chat_id, vector, k=PRIVATE_MATCHES,
-                                          min_score=self._policy.similar_min_score,
-                                          exclude_item_ids=exclude, before_item_id=item.id)
+        near = await self._neighbours.nearest(item.chat_id, vector, k=PRIVATE_MATCHES,
+                                              min_score=self._policy.similar_min_score,
+                                              exclude_item_ids=exclude, before_item_id=item.id)
         hits = ([identical] if identical else []) + near
-        if not hits:
-            return fmt.text_reply(item.chat_id, incoming.message_id, t("first_seen", lang))
-        return fmt.matches_reply(incoming.chat, incoming.message_id, hits[:PRIVATE_MATCHES],
-                                 t("matches_header", lang), lang)
+        return Matches(to, hits[:PRIVATE_MATCHES]) if hits else FirstSeen(to)
 
-    async def _send_tracked(self, job: Job, reply: Outgoing) -> None:
-        await self._store.jobs.set_reply_state(job.id, REPLY_SENDING)
+    async def _deliver_tracked(self, job: Job, decision: Decision) -> None:
+        """Sent or given up, the job is done: a reply never holds the chat's queue. Only the chat's fate (removed,
+        moved) propagates, and the reply may then be tried again where the chat went."""
+        await self._jobs.set_reply_state(job.id, REPLY_SENDING)
         try:
-            await self._gateway.send(reply)
-        except Undeliverable as exc:
-            # The item is stored; this one reply cannot be sent. Retrying would fail the same way.
-            log.warning("reply refused by Telegram", extra={"job_id": job.id, "chat_id": reply.chat_id,
-                                                              "error": str(exc)})
-            await self._store.jobs.set_reply_state(job.id, REPLY_UNDELIVERABLE)
-            return
+            sent = await self._delivery.send(decision)
         except Exception:
-            await self._store.jobs.set_reply_state(job.id, REPLY_RETRY)
+            await self._jobs.set_reply_state(job.id, REPLY_RETRY)
             raise
-        await self._store.jobs.set_reply_state(job.id, REPLY_SENT)
+        await self._jobs.set_reply_state(job.id, REPLY_SENT if sent else REPLY_GIVEN_UP)
 
     async def _apply_edit(self, incoming: IncomingMedia) -> None:
         """A replaced file is re-embedded; a changed caption gets a new caption vector (or loses it)."""
-        item = await self._store.items.by_message(incoming.chat.id, incoming.message_id)
+        item = await self._items.by_message(incoming.chat.id, incoming.message_id)
         if item is None:
             log.info("edit of an unknown message ignored", extra={"chat_id": incoming.chat.id})
             return
         if incoming.media.file.file_unique_id != item.file_unique_id:
-            await self._caps.check(incoming.chat.id, incoming.sender.id)
-            embedded = await self._embedder.embed(incoming.media, None)
-            await self._record_usage(incoming, embedded)
-            await self._store.items.replace_media(
+            embedded = await self._embedding.media(incoming.media, None, _payer(incoming))
+            await self._items.replace_media(
                 item.id, kind=incoming.media.kind, file_id=incoming.media.file.file_id,
-                file_unique_id=incoming.media.file.file_unique_id, route=embedded.route,
-                vector=embedded.media_vector,
+                file_unique_id=incoming.media.file.file_unique_id, route=embedded.route, vector=embedded.media,
             )
         if (incoming.caption or None) != (item.caption or None):
             await self._update_caption(incoming, item)
 
     async def _update_caption(self, incoming: IncomingMedia, item: Item) -> None:
         if not incoming.caption:
-            await self._store.items.set_caption(item.id, None, None)
+            await self._items.set_caption(item.id, None, None)
             return
-        await self._caps.check(incoming.chat.id, incoming.sender.id)
-        vector, usage, requests = await self._embedder.embed_caption(incoming.caption)
-        await self._caps.record(incoming.chat.id, incoming.sender.id, usage, requests)
-        await self._store.items.set_caption(item.id, incoming.caption, vector)
+        vector, _spend = await self._embedding.text(incoming.caption, _payer(incoming))
+        await self._items.set_caption(item.id, incoming.caption, vector)
+
+
+def _nothing() -> None:
+    """No worker pool to wake (tests, tools that only enqueue)."""
+
+
+def _payer(incoming: IncomingMedia) -> Payer:
+    return Payer(incoming.chat.id, incoming.sender.id)
 
 
 def _rebased(incoming: IncomingMedia, chat_id: int) -> IncomingMedia:
@@ -182,7 +213,7 @@ def _rebased(incoming: IncomingMedia, chat_id: int) -> IncomingMedia:
     return replace(incoming, chat=replace(incoming.chat, id=chat_id, type="supergroup"))
 
 
-def _new_item(incoming: IncomingMedia, embedded: Embedded, model: str) -> NewItem:
+def _new_item(incoming: IncomingMedia, embedded: MediaVectors, model: str) -> NewItem:
     return NewItem(
         chat_id=incoming.chat.id, message_id=incoming.message_id, sender_id=incoming.sender.id,
         sender_name=incoming.sender.name, date=incoming.date, kind=incoming.media.kind,

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from bot.replies.format import Hit
+from bot.core.results import Hit
 from storage.models import ChatSettings
 
 

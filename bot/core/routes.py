@@ -1,9 +1,8 @@
-"""Which file to fetch and how to turn it into one vector: the media routes.
+"""Which file to fetch and what to send the API for it: the media routes.
 
 A photo goes as a base64 image. A video goes through DashScope's temporary upload as `oss://` (never a Telegram URL:
 it contains the bot token); when it is over the API's limits a local clip is made, then keyframes (vision models),
-then the Telegram thumbnail. The route taken is recorded with the item. A file already embedded, in any chat, is
-served from the cache keyed by (file_unique_id, model) and costs no API call.
+then the Telegram thumbnail. The route taken is recorded with the item.
 """
 
 from __future__ import annotations
@@ -13,17 +12,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from bot.core.ports import ChatGateway, FileTooBig
 from bot.core.types import FileRef, MediaRef
 from bot.dashscope.client import DashScopeClient
-from bot.dashscope.types import ContentInput, ImageInput, MultiImageInput, TextInput, Usage, VideoInput
+from bot.dashscope.types import ContentInput, ImageInput, MultiImageInput, VideoInput
 from bot.media.errors import MediaError, MediaTooLarge, UnsupportedMedia
 from bot.media.images import prepare_image
 from bot.media.sniff import SNIFF_BYTES, media_family
 from bot.media.video import extract_keyframes, make_clip, probe_video, video_fits_api
-from storage.cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
 
@@ -34,58 +30,20 @@ DECLARED_MIME = {"photo": "image/jpeg", "sticker": "image/webp", "video_note": "
 
 
 @dataclass(frozen=True)
-class Embedded:
-    media_vector: np.ndarray
-    caption_vector: np.ndarray | None
-    route: str
-    usage: Usage
-    requests: float
-    from_cache: bool
+class Prepared:
+    """What to send for a media file, and by which route it was made."""
 
-
-@dataclass(frozen=True)
-class _Prepared:
     content: ContentInput
     route: str
 
 
-class MediaEmbedder:
-    def __init__(self, client: DashScopeClient, cache: EmbeddingCache, gateway: ChatGateway,
-                 download_limit: int | None) -> None:
+class MediaRoutes:
+    def __init__(self, client: DashScopeClient, gateway: ChatGateway, download_limit: int | None) -> None:
         self._client = client
-        self._cache = cache
         self._gateway = gateway
         self._download_limit = download_limit
 
-    @property
-    def model(self) -> str:
-        return self._client.spec.name
-
-    async def embed(self, media: MediaRef, caption: str | None) -> Embedded:
-        """The media vector and, when there is a caption, its text vector from the same request."""
-        cached = await self._cache.get(media.file.file_unique_id, self.model)
-        if cached is not None:
-            caption_vector, usage, requests = await self._embed_caption_alone(caption)
-            return Embedded(cached.vector, caption_vector, cached.route, usage, requests, from_cache=True)
-        prepared = await self._prepare(media)
-        contents: list[ContentInput] = [prepared.content]
-        if caption:
-            contents.append(TextInput(caption))
-        result = await self._client.embed(contents)
-        await self._cache.put(media.file.file_unique_id, self.model, result.vectors[0], prepared.route)
-        caption_vector = result.vectors[1] if caption else None
-        return Embedded(result.vectors[0], caption_vector, prepared.route, result.usage, 1.0, from_cache=False)
-
-    async def embed_caption(self, caption: str) -> tuple[np.ndarray, Usage, float]:
-        text = await self._client.embed_text(caption)
-        return text.vector, text.usage, 1.0 / text.batch_size
-
-    async def _embed_caption_alone(self, caption: str | None) -> tuple[np.ndarray | None, Usage, float]:
-        if not caption:
-            return None, Usage(), 0.0
-        return await self.embed_caption(caption)
-
-    async def _prepare(self, media: MediaRef) -> _Prepared:
+    async def prepare(self, media: MediaRef) -> Prepared:
         """Every file is routed by its bytes, not by the message type or the MIME type the sender's app claimed:
         people send videos as "files" named .jpg and PDFs as image/jpeg. Animated (TGS) and video (WEBM)
         stickers are judged by their thumbnail, as is any file the Bot API will not hand out."""
@@ -102,11 +60,11 @@ class MediaEmbedder:
             return await self._video_from_source(media, source)
         raise UnsupportedMedia(f"not a picture or a video: {media.mime_type}")
 
-    async def _image_from_source(self, source: bytes | Path, route: str = "image") -> _Prepared:
+    async def _image_from_source(self, source: bytes | Path, route: str = "image") -> Prepared:
         image = await asyncio.to_thread(prepare_image, await _read(source))
-        return _Prepared(ImageInput(image.data, image.format), route)
+        return Prepared(ImageInput(image.data, image.format), route)
 
-    async def _video_from_source(self, media: MediaRef, source: bytes | Path) -> _Prepared:
+    async def _video_from_source(self, media: MediaRef, source: bytes | Path) -> Prepared:
         """Direct upload when the API takes the file as it is; otherwise a clip, keyframes, then the thumbnail."""
         info = await asyncio.to_thread(probe_video, source)
         if not info.has_video:
@@ -114,19 +72,19 @@ class MediaEmbedder:
         size = await asyncio.to_thread(_size, source)
         if video_fits_api(info, size):
             url = await self._client.upload(await _read(source), f"video.{info.container}", _video_mime(media))
-            return _Prepared(VideoInput(url), "video")
+            return Prepared(VideoInput(url), "video")
         try:
             clip = await asyncio.to_thread(make_clip, source)
-            return _Prepared(VideoInput(await self._client.upload(clip, "clip.mp4", "video/mp4")), "clip")
+            return Prepared(VideoInput(await self._client.upload(clip, "clip.mp4", "video/mp4")), "clip")
         except MediaError as exc:
             log.info("video clip failed, trying fallbacks", extra={"reason": exc.reason})
         if self._client.spec.supports_multi_images:
             frames = await asyncio.to_thread(extract_keyframes, source)
             images = tuple(ImageInput(f.data, f.format) for f in frames)
-            return _Prepared(MultiImageInput(images), "keyframes")
+            return Prepared(MultiImageInput(images), "keyframes")
         return await self._thumbnail_route(media)
 
-    async def _thumbnail_route(self, media: MediaRef) -> _Prepared:
+    async def _thumbnail_route(self, media: MediaRef) -> Prepared:
         if media.thumbnail is None:
             raise MediaTooLarge("too large to fetch and no thumbnail to fall back on")
         return await self._image_from_source(await self._download(media.thumbnail), route="thumbnail")

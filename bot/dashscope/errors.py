@@ -1,4 +1,4 @@
-"""Every way an embedding call can fail, as types the pipeline can decide on.
+"""Every way an embedding call can fail, as types the core can decide on.
 
 The class says what to do: `retryable` errors are retried by the client; `account_level` errors mean no
 request will succeed until an operator acts (key, billing, model access), so the pipeline pauses all
@@ -13,13 +13,17 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from bot.errors import Disposition, Failure
+
 MAX_MESSAGE_CHARS = 300
 """Error bodies are logged; an HTML error page should not flood the log."""
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(Failure):
     retryable: bool = False
     account_level: bool = False
+    disposition = Disposition.FAIL_ITEM
+    message_key = "rejected"
 
     def __init__(
         self,
@@ -49,19 +53,32 @@ class EmbeddingError(Exception):
         ]
         return f"{self.message} ({', '.join(details)})" if details else self.message
 
+    def message_values(self) -> dict[str, str]:
+        return {"reason": str(self.code or self.status)}
 
-class TransportError(EmbeddingError):
+
+class ServiceUnavailable(EmbeddingError):
+    """DashScope cannot serve now but may soon: retried by the client, then by the queue."""
+
+    retryable = True
+    disposition = Disposition.RETRY_SERVICE
+    message_key = "service_down"
+
+
+class TransportError(ServiceUnavailable):
     """No answer at all: timeout, refused or reset connection."""
 
-    retryable = True
+
+class RateLimited(ServiceUnavailable):
+    pass
 
 
-class RateLimited(EmbeddingError):
-    retryable = True
+class ServerError(ServiceUnavailable):
+    pass
 
 
-class ServerError(EmbeddingError):
-    retryable = True
+class MalformedResponse(ServiceUnavailable):
+    """A 200 we cannot use; usually a transient glitch, so worth another try."""
 
 
 class InvalidInput(EmbeddingError):
@@ -72,20 +89,16 @@ class ContentRejected(EmbeddingError):
     """Content moderation refused the input; skip it without retrying."""
 
 
-class AuthError(EmbeddingError):
-    account_level = True
-
-
 class AccountError(EmbeddingError):
     """Billing, purchase or model access problems: only an operator can fix them."""
 
     account_level = True
+    disposition = Disposition.PAUSE_ACCOUNT
+    message_key = "service_down"
 
 
-class MalformedResponse(EmbeddingError):
-    """A 200 we cannot use; usually a transient glitch, so worth another try."""
-
-    retryable = True
+class AuthError(AccountError):
+    """The key itself is rejected."""
 
 
 _CODE_PREFIXES: tuple[tuple[str, type[EmbeddingError]], ...] = (

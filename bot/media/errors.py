@@ -6,11 +6,15 @@ The pipeline decides per type what to do (skip silently, tell the user the file 
 
 from __future__ import annotations
 
+from bot.errors import Disposition, Failure
 
-class MediaError(Exception):
+
+class MediaError(Failure):
     """Base class: the media cannot be turned into something the embedding API accepts."""
 
     default_reason = "media"
+    disposition = Disposition.FAIL_ITEM
+    message_key = "too_large"
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
@@ -21,12 +25,14 @@ class CorruptMedia(MediaError):
     """The bytes claim a format but cannot be decoded: truncated, damaged or empty."""
 
     default_reason = "corrupt"
+    message_key = "corrupt"
 
 
 class UnsupportedMedia(MediaError):
     """The bytes decode to nothing we can embed (a PDF, an animated TGS sticker, an audio-only file)."""
 
     default_reason = "unsupported"
+    message_key = "unsupported"
 
 
 class MediaTooLarge(MediaError):

@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.core.results import Hit
 from bot.core.types import ChatRef, MediaOut, Outgoing
 from bot.replies.i18n import Lang, t
 from storage.models import Item
 
+__all__ = ["Hit", "album_repost_alert", "matches_reply", "message_link", "percent", "repost_alert", "text_reply"]
+
 MAX_QUERY_ECHO = 80
-
-
-@dataclass(frozen=True)
-class Hit:
-    """An earlier item and how similar it is; `identical` means the very same Telegram file."""
-
-    item: Item
-    score: float
-    identical: bool = False
 
 
 def percent(score: float) -> int:

@@ -108,6 +108,19 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "The embedding service is unavailable right now. Your item is queued and will be processed later.",
         "zh": "向量服务暂时不可用。您的内容已排队，稍后处理。",
     },
+    "queued_paused": {
+        "en": ("⏳ The embedding service is paused right now. Your media is queued: I'll answer each one as soon as "
+               "it works again."),
+        "zh": "⏳ 向量服务暂时暂停。您的媒体已排队：服务恢复后我会逐条回复。",
+    },
+    "command_slow": {
+        "en": "⌛ The embedding service is slow or down right now, so I couldn't answer. Please try again later.",
+        "zh": "⌛ 向量服务目前缓慢或不可用，无法回答。请稍后再试。",
+    },
+    "command_account": {
+        "en": "⚠️ The embedding service rejected this bot's API key. The bot's operators have been told.",
+        "zh": "⚠️ 向量服务拒绝了本机器人的 API 密钥。已通知机器人的运营者。",
+    },
     "over_cap": {
         "en": "The daily limit of embedding requests for this chat has been reached; try again tomorrow.",
         "zh": "本聊天今日的向量请求额度已用完，请明天再试。",

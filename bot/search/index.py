@@ -168,6 +168,15 @@ class IndexRegistry:
                 await self._load(chat_id)
         return index
 
+    async def search(self, chat_id: int, query: npt.ArrayLike, k: int, *, facets: Collection[int] | None = None,
+                     exclude_item_ids: Collection[int] = ()) -> list[SearchHit]:
+        """The chat's k best items for `query` (see ChatIndex.search), loading the chat on first use."""
+        index = await self.get(chat_id)
+        return index.search(query, k, facets=facets, exclude_item_ids=exclude_item_ids)
+
+    async def size(self, chat_id: int) -> int:
+        return len(await self.get(chat_id))
+
     def loaded_chats(self) -> int:
         return len(self._indexes)
 

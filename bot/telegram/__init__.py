@@ -1,19 +1,12 @@
-"""The Telegram update handlers: the only place (with the gateway) where python-telegram-bot types appear."""
+"""The Telegram adapter: the only package where python-telegram-bot types appear (handlers, gateway, admin checks,
+update ordering, the application itself)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from telegram import Update
-from telegram.ext import (
-    Application,
-    ChatMemberHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import ChatMemberHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram.chat_events import chat_migrated, my_chat_member
 from bot.telegram.commands import (
@@ -23,11 +16,10 @@ from bot.telegram.commands import (
     similar_command,
     stats_command,
 )
+from bot.telegram.context import BotApp, Context
 from bot.telegram.media import media_message, unsupported_message
 
 log = logging.getLogger(__name__)
-
-BotApp = Application[Any, Any, Any, Any, Any, Any]
 
 MEDIA = (filters.PHOTO | filters.VIDEO | filters.ANIMATION | filters.VIDEO_NOTE | filters.Sticker.ALL
          | filters.Document.ALL)
@@ -35,7 +27,7 @@ UNSUPPORTED_IN_PRIVATE = filters.ChatType.PRIVATE & (filters.AUDIO | filters.VOI
                                                      | filters.LOCATION | filters.POLL)
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """Last resort: log and carry on; a single bad update must never stop the bot."""
     log.error("update handler failed", exc_info=context.error,
               extra={"update_id": update.update_id if isinstance(update, Update) else None})

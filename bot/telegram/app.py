@@ -1,4 +1,4 @@
-"""Wiring: the PTB Application, pointed at TELEGRAM_API_URL, with the services started and stopped around polling.
+"""The PTB Application, pointed at TELEGRAM_API_URL, with the services started and stopped around polling.
 
 `run_polling` calls post_init → polling → (signal) → post_stop → post_shutdown; tests drive the same hooks
 against a fake Bot API so that start-up and shutdown are exercised exactly as in production.
@@ -16,8 +16,10 @@ from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.replies.i18n import Lang, t
-from bot.telegram import BotApp, register
+from bot.replies.render import render
+from bot.telegram import register
 from bot.telegram.admin import AdminChecker
+from bot.telegram.context import CONTEXT_TYPES, BotApp
 from bot.telegram.gateway import TelegramGateway
 from bot.telegram.ordering import PerChatOrderedProcessor
 from bot.telegram.tolerant_bot import TolerantBot
@@ -62,18 +64,16 @@ async def set_command_menu(application: BotApp) -> None:
 def build_application(settings: Settings) -> BotApp:
     async def post_init(application: BotApp) -> None:
         gateway = TelegramGateway(application.bot)
-        application.bot_data["services"] = await Services.start(settings, gateway)
-        application.bot_data["admins"] = AdminChecker(application.bot, settings.admin_cache_seconds)
+        services = await Services.start(settings, gateway, render)
+        application.bot_data.attach(services, AdminChecker(application.bot, settings.admin_cache_seconds), gateway)
         await set_command_menu(application)
         log.info("bot started", extra={"username": application.bot.username, "model": settings.embedding_model})
 
     async def post_stop(application: BotApp) -> None:
-        services: Services | None = application.bot_data.get("services")
-        if services is not None:
-            await services.stop()
+        await application.bot_data.services.stop()
 
     async def post_shutdown(application: BotApp) -> None:
-        services: Services | None = application.bot_data.pop("services", None)
+        services = application.bot_data.detach()
         if services is not None:
             await services.close()
         log.info("bot stopped")
@@ -93,6 +93,7 @@ def build_application(settings: Settings) -> BotApp:
         ApplicationBuilder()
         .bot(bot)
         .update_queue(update_queue)
+        .context_types(CONTEXT_TYPES)
         .concurrent_updates(PerChatOrderedProcessor(CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_stop(post_stop)

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import logging
-import time
-
 from telegram import Update
 from telegram.constants import ChatMemberStatus
-from telegram.ext import ContextTypes
 
-from bot.telegram.commands import services_of
-
-log = logging.getLogger(__name__)
+from bot.telegram.context import Context
 
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 
 
-async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def my_chat_member(update: Update, context: Context) -> None:
     """Removed: stop serving the chat, keep its data for the retention period. Re-added: everything is back."""
     change = update.my_chat_member
     if change is None:
         return
-    chats = services_of(context).store.chats
-    chat_id = change.chat.id
+    lifecycle = context.bot_data.services.lifecycle
     if change.new_chat_member.status in GONE:
-        await chats.mark_removed(chat_id, int(time.time()))
-        log.info("bot removed from chat", extra={"chat_id": chat_id})
+        await lifecycle.removed(change.chat.id)
     else:
-        await chats.mark_active(chat_id)
-        log.info("bot active in chat", extra={"chat_id": chat_id, "status": change.new_chat_member.status})
+        await lifecycle.added(change.chat.id)
 
 
-async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def chat_migrated(update: Update, context: Context) -> None:
     """Both service messages (in the old and in the new chat) trigger the move; the second is a no-op."""
     message = update.effective_message
     if message is None:
@@ -42,5 +33,4 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         old, new = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    await services_of(context).store.items.move_chat(old, new)
-    log.info("chat migrated", extra={"old_chat_id": old, "new_chat_id": new})
+    await context.bot_data.services.lifecycle.migrated(old, new)

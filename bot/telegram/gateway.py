@@ -1,6 +1,6 @@
-"""The pipeline's ChatGateway implemented with python-telegram-bot: downloads and sends.
+"""The core's ChatGateway implemented with python-telegram-bot: downloads, sends, chat actions.
 
-Telegram's errors are translated here into the pipeline's decisions (ports.py), so no PTB exception escapes this
+Telegram's errors are translated here into the core's failures (bot.core.ports), so no PTB exception escapes this
 layer. Flood control is first handled by PTB's AIORateLimiter (which retries); what still fails is reported as
 transient and retried later by the queue.
 """
@@ -20,7 +20,7 @@ from telegram import (
     LinkPreviewOptions,
     ReplyParameters,
 )
-from telegram.constants import MessageLimit, ParseMode
+from telegram.constants import ChatAction, MessageLimit, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.core.ports import (
@@ -104,6 +104,10 @@ class TelegramGateway:
                 await self._send_single(message.chat_id, message.media[0], message.text_html, reply)
             else:
                 await self._send_many(message.chat_id, message.media, message.text_html, reply)
+
+    async def show_typing(self, chat_id: int) -> None:
+        async with translated_errors():
+            await self._bot.send_chat_action(chat_id, ChatAction.TYPING)
 
     @staticmethod
     def _reply(message_id: int | None) -> ReplyParameters | None:

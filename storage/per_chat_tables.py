@@ -76,10 +76,11 @@ async def _move_usage(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id:
     )
     await conn.execute("DELETE FROM usage WHERE chat_id = ?", (old_chat_id,))
     await conn.execute(
-        "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap) "
-        "SELECT ?, reposts_called, skipped_over_cap FROM chat_counters WHERE chat_id = ? "
+        "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap, replies_failed) "
+        "SELECT ?, reposts_called, skipped_over_cap, replies_failed FROM chat_counters WHERE chat_id = ? "
         "ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + excluded.reposts_called, "
-        "skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap",
+        "skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap, "
+        "replies_failed = replies_failed + excluded.replies_failed",
         (new_chat_id, old_chat_id),
     )
     await conn.execute("DELETE FROM chat_counters WHERE chat_id = ?", (old_chat_id,))

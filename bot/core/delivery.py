@@ -1,0 +1,69 @@
+"""Sending what the core decided: rendered by the presenter (bot.replies), sent by the gateway, retried briefly.
+
+A reply is never worth holding a chat's queue for. A send that fails for a passing reason (network, flood control,
+an error Telegram does not explain) is retried a few times within seconds and then given up, with a log line per try
+and a count in /stats; a reply Telegram refuses outright is given up at once. Only the chat's own fate (the bot was
+removed, the group moved) is raised to the caller, which acts on the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from bot.core.ports import ChatGateway, GatewayError, StatsStore, TransientTelegramError, Undeliverable
+from bot.core.results import Decision
+from bot.core.types import Outgoing
+from bot.errors import Disposition
+
+log = logging.getLogger(__name__)
+
+Presenter = Callable[[Decision], Outgoing]
+
+SEND_ATTEMPTS = 3
+RETRY_DELAY_SECONDS = 1.0
+MAX_RETRY_DELAY_SECONDS = 5.0
+CHAT_FATES = frozenset({Disposition.CHAT_GONE, Disposition.CHAT_MOVED})
+
+
+class Delivery:
+    def __init__(self, gateway: ChatGateway, present: Presenter, stats: StatsStore, *,
+                 attempts: int = SEND_ATTEMPTS, retry_delay: float = RETRY_DELAY_SECONDS) -> None:
+        self._gateway = gateway
+        self._present = present
+        self._stats = stats
+        self._attempts = attempts
+        self._retry_delay = retry_delay
+
+    async def send(self, decision: Decision) -> bool:
+        """True when it was sent, False when given up (logged and counted). ChatGone/ChatMoved are raised."""
+        message = self._present(decision)
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._gateway.send(message)
+                return True
+            except GatewayError as exc:
+                if exc.disposition in CHAT_FATES:
+                    raise
+                retrying = attempt < self._attempts and not isinstance(exc, Undeliverable)
+                log.warning("reply not sent", extra={"chat_id": message.chat_id, "attempt": attempt,
+                                                     "error": type(exc).__name__, "reason": str(exc),
+                                                     "retrying": retrying})
+                if not retrying:
+                    break
+                await asyncio.sleep(self._delay(exc, attempt))
+        await self._stats.add_reply_failed(message.chat_id)
+        return False
+
+    async def send_quietly(self, decision: Decision) -> bool:
+        """For notices whose chat's fate is someone else's business (operators, a failure notice)."""
+        try:
+            return await self.send(decision)
+        except GatewayError as exc:
+            log.info("notice not sent", extra={"error": type(exc).__name__, "reason": str(exc)})
+            return False
+
+    def _delay(self, exc: GatewayError, attempt: int) -> float:
+        hint = exc.retry_after if isinstance(exc, TransientTelegramError) else None
+        return min(MAX_RETRY_DELAY_SECONDS, hint if hint is not None else self._retry_delay * 2 ** (attempt - 1))

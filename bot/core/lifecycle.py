@@ -1,0 +1,65 @@
+"""A chat's life as the bot sees it: added, removed (data kept for the retention period), moved, purged.
+
+Telegram tells of these in several ways (a my_chat_member update, a service message, an error on send); every one of
+them ends here. The daily sweep also prunes finished jobs, whose payloads are of no use once done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from bot.core.ports import ChatStore, JobQueue
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 3600.0
+SECONDS_PER_DAY = 86400
+
+
+class ChatLifecycle:
+    def __init__(self, chats: ChatStore, jobs: JobQueue, *, retention_days: int, job_retention_days: int) -> None:
+        self._chats = chats
+        self._jobs = jobs
+        self._retention_days = retention_days
+        self._job_retention_days = job_retention_days
+
+    async def added(self, chat_id: int) -> None:
+        """Added, or re-added within the retention period: everything stored is served again."""
+        await self._chats.mark_active(chat_id)
+        log.info("bot active in chat", extra={"chat_id": chat_id})
+
+    async def removed(self, chat_id: int) -> None:
+        """Stop serving the chat; its data stays for the retention period (a re-add restores it)."""
+        await self._chats.mark_removed(chat_id, int(time.time()))
+        log.info("bot removed from chat", extra={"chat_id": chat_id})
+
+    async def migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: everything follows; told twice (both service messages), moved once."""
+        await self._chats.move(old_chat_id, new_chat_id)
+
+    async def purge_expired(self) -> list[int]:
+        """Chats removed longer ago than the retention period lose their data; returns their ids."""
+        cutoff = int(time.time()) - self._retention_days * SECONDS_PER_DAY
+        expired = await self._chats.expired(cutoff)
+        for chat_id in expired:
+            await self._chats.purge(chat_id)
+            log.info("chat data purged after retention period", extra={"chat_id": chat_id})
+        return expired
+
+    async def prune_jobs(self) -> int:
+        cutoff = int(time.time()) - self._job_retention_days * SECONDS_PER_DAY
+        pruned = await self._jobs.prune_finished(older_than=cutoff)
+        if pruned:
+            log.info("finished jobs pruned", extra={"count": pruned})
+        return pruned
+
+    async def sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.purge_expired()
+                await self.prune_jobs()
+            except Exception:
+                log.exception("retention sweep failed")
+            await asyncio.sleep(SWEEP_SECONDS)

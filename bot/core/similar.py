@@ -1,0 +1,36 @@
+"""/similar: the most similar earlier media of the chat, for a media message the asker replied to."""
+
+from __future__ import annotations
+
+from bot.core.asking import Asking
+from bot.core.embedding import EmbeddingService, Payer
+from bot.core.neighbours import Neighbours
+from bot.core.ports import ItemStore
+from bot.core.results import Audience, Decision, Matches, NoMatches
+from bot.core.types import IncomingMedia
+
+SIMILAR_RESULTS = 5
+
+
+class SimilarService:
+    def __init__(self, items: ItemStore, embedding: EmbeddingService, neighbours: Neighbours, asking: Asking, *,
+                 min_score: float) -> None:
+        self._items = items
+        self._embedding = embedding
+        self._neighbours = neighbours
+        self._asking = asking
+        self._min_score = min_score
+
+    async def answer(self, to: Audience, target: IncomingMedia) -> Decision:
+        return await self._asking.answer(to, "similar", lambda: self._find(to, target))
+
+    async def _find(self, to: Audience, target: IncomingMedia) -> Decision:
+        """An indexed item's vector comes from the cache (no API call); media the bot never saw is embedded now,
+        within its poster's caps, as if it had been ingested."""
+        item = await self._items.by_message(target.chat.id, target.message_id)
+        vector = await self._embedding.cached(target.media)
+        if vector is None:
+            vector = (await self._embedding.media(target.media, None, Payer(target.chat.id, target.sender.id))).media
+        hits = await self._neighbours.nearest(target.chat.id, vector, k=SIMILAR_RESULTS, min_score=self._min_score,
+                                              exclude_item_ids=(item.id,) if item is not None else ())
+        return Matches(to, hits) if hits else NoMatches(to)
