@@ -19,7 +19,8 @@ def main() -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, secrets=(settings.telegram_bot_token, settings.dashscope_api_key))
+    secrets = (settings.telegram_bot_token.reveal(), settings.dashscope_api_key.reveal())
+    configure_logging(settings.log_level, secrets=secrets)
     application = build_application(settings)
     try:
         application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)

@@ -26,10 +26,40 @@ class ConfigError(Exception):
     """A missing or malformed variable; the message names it and is shown to the operator as one line."""
 
 
+class Secret:
+    """A credential that never shows itself: repr, str and f-strings print a mask; only `reveal()` gives the value.
+
+    Settings are logged, printed in tracebacks with locals and compared in tests; none of these may leak the token or
+    the key. Deliberately not a dataclass, so `dataclasses.asdict(settings)` cannot unpack it either.
+    """
+
+    __slots__ = ("_value",)
+    MASK = "**********"
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself, for the one place that must send it (an HTTP header, the Bot API URL)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.MASK!r})"
+
+    def __str__(self) -> str:
+        return self.MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
 @dataclass(frozen=True)
 class Settings:
-    telegram_bot_token: str
-    dashscope_api_key: str
+    telegram_bot_token: Secret
+    dashscope_api_key: Secret
     telegram_api_url: str = "https://api.telegram.org"
     dashscope_base_url: str = "https://dashscope.aliyuncs.com/api/v1"
     embedding_model: str = "multimodal-embedding-v1"
@@ -84,10 +114,10 @@ def _parse_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _parse_token(value: str) -> str:
+def _parse_token(value: str) -> Secret:
     if not _TOKEN_RE.match(value):
         raise ValueError("expected a token like 123456:ABC-DEF")
-    return value
+    return Secret(value)
 
 
 def _parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
@@ -163,10 +193,10 @@ def merged_environment(environ: Mapping[str, str], dotenv_path: Path) -> dict[st
 def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = Path(".env")) -> Settings:
     env = merged_environment(os.environ if environ is None else environ, dotenv_path)
     r = _Reader(env)
-    defaults = Settings(telegram_bot_token="0:x", dashscope_api_key="x")
+    defaults = Settings(telegram_bot_token=Secret("0:x"), dashscope_api_key=Secret("x"))
     return Settings(
         telegram_bot_token=r.required("TELEGRAM_BOT_TOKEN", _parse_token),
-        dashscope_api_key=r.required("DASHSCOPE_API_KEY", str),
+        dashscope_api_key=r.required("DASHSCOPE_API_KEY", Secret),
         telegram_api_url=r.optional("TELEGRAM_API_URL", _parse_url, defaults.telegram_api_url),
         dashscope_base_url=r.optional("DASHSCOPE_BASE_URL", _parse_url, defaults.dashscope_base_url),
         embedding_model=r.optional("EMBEDDING_MODEL", _parse_choice(KNOWN_MODELS), defaults.embedding_model),
