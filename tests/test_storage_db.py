@@ -76,6 +76,23 @@ async def test_old_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> No
         await store.close()
 
 
+async def test_jobs_finished_before_the_upgrade_age_from_their_creation(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        assert await migrate(conn, MIGRATIONS[:2]) == 2
+        await conn.execute(
+            "INSERT INTO jobs (key, chat_id, kind, payload, state, next_attempt_at, created_at) "
+            "VALUES ('k', 1, 'media', '{}', 'done', 10, 10)"
+        )
+
+    store = await Store.open(path)
+    try:
+        assert await store.jobs.prune_finished(older_than=10) == 0
+        assert await store.jobs.prune_finished(older_than=11) == 1
+    finally:
+        await store.close()
+
+
 async def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "bot.db")
     await store.items.add(new_item(), {FACET_MEDIA: [1.0, 0.0]})
