@@ -85,6 +85,8 @@ class Settings:
     admin_cache_seconds: float = 60.0
     album_debounce_seconds: float = 2.0
     retention_days: int = 30
+    # Done and failed jobs (each holding its update's payload) are deleted this long after they finished.
+    job_retention_days: int = 7
     group_alerts_per_minute: int = 20
     # A self-hosted `telegram-bot-api --local` server has no 20 MB download limit and answers local paths.
     telegram_local_mode: bool = False
@@ -228,6 +230,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
             "ALBUM_DEBOUNCE_SECONDS", _positive(float), defaults.album_debounce_seconds
         ),
         retention_days=r.optional("RETENTION_DAYS", _positive(int), defaults.retention_days),
+        job_retention_days=r.optional("JOB_RETENTION_DAYS", _positive(int), defaults.job_retention_days),
         group_alerts_per_minute=r.optional(
             "GROUP_ALERTS_PER_MINUTE", _positive(int), defaults.group_alerts_per_minute
         ),

@@ -27,6 +27,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.bot_admin_ids == frozenset()
     assert s.log_level == "INFO"
     assert s.download_limit_bytes == 20 * 1024 * 1024
+    assert s.job_retention_days == 7
+    assert load(tmp_path, JOB_RETENTION_DAYS="3").job_retention_days == 3
 
 
 def test_database_url_relative_and_absolute(tmp_path: Path) -> None:
@@ -52,6 +54,8 @@ def test_admin_ids_and_trailing_slash(tmp_path: Path) -> None:
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL"),
         ({"REPOST_THRESHOLD": "1.5"}, "REPOST_THRESHOLD"),
+        ({"JOB_RETENTION_DAYS": "0"}, "JOB_RETENTION_DAYS"),
+        ({"JOB_RETENTION_DAYS": "a week"}, "JOB_RETENTION_DAYS"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], name: str) -> None:
