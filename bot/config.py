@@ -166,7 +166,7 @@ class _Reader:
     def required(self, name: str, parse: Callable[[str], T]) -> T:
         raw = self._env.get(name, "").strip()
         if not raw:
-            raise ConfigError(f"{name} is required but not set")
+            raise ConfigError(f"{name} is required")
         return self._parse(name, raw, parse)
 
     def optional(self, name: str, parse: Callable[[str], T], default: T) -> T:
