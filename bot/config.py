@@ -1,7 +1,8 @@
 """Typed settings, read once at start-up from the environment (and a `.env` file).
 
-The variable names in CONFIG.md are a contract with operators and acceptance tests, so they are spelled out here
-literally. Every other module receives a `Settings` and never reads the environment itself.
+The variable names are a contract with operators, deployment files and acceptance tests (the README's configuration
+table lists them), so they are spelled out here literally. Every other module receives a `Settings` and never reads
+the environment itself.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ class _Reader:
 
 
 def merged_environment(environ: Mapping[str, str], dotenv_path: Path) -> dict[str, str]:
-    """A `.env` file fills in what the real environment leaves unset; real variables win (CONFIG.md)."""
+    """A `.env` file fills in what the real environment leaves unset; real variables win."""
     merged: dict[str, str] = {}
     if dotenv_path.is_file():
         merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
