@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bot.config import Settings, load_settings
+from bot.config import Secret, Settings, load_settings
 from bot.core.ingest import job_key
 from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Outgoing, Sender
 from bot.replies.render import render
@@ -179,7 +179,7 @@ class NoTelegram:
 
 async def queue_through_services(folder: Path, count: int) -> QueueMemory:
     db = folder / "services.db"
-    settings = Settings(telegram_bot_token=TOKEN, dashscope_api_key=API_KEY, database_path=db,
+    settings = Settings(telegram_bot_token=Secret(TOKEN), dashscope_api_key=Secret(API_KEY), database_path=db,
                         dashscope_base_url="http://127.0.0.1:9")
     services = await Services.start(settings, NoTelegram(), render)
     try:

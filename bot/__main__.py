@@ -1,4 +1,8 @@
-"""`python -m bot`: long polling until SIGTERM/SIGINT, then finish the work in hand, close the database, exit 0."""
+"""`python -m bot`: long polling until SIGTERM/SIGINT, then finish the work in hand, close the database, exit 0.
+
+Exit codes: 0 after a clean stop, 2 on a configuration error (one line naming the variable), 3 when Telegram
+rejects TELEGRAM_BOT_TOKEN.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +16,24 @@ from bot.config import ConfigError, load_settings
 from bot.logs import configure_logging
 from bot.telegram.app import build_application
 
+EXIT_CONFIG_ERROR = 2
+EXIT_TOKEN_REJECTED = 3
+
 
 def main() -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level, secrets=(settings.telegram_bot_token, settings.dashscope_api_key))
+        print(f"configuration error: {exc} (see .env.example)", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    secrets = (settings.telegram_bot_token.reveal(), settings.dashscope_api_key.reveal())
+    configure_logging(settings.log_level, secrets=secrets)
     application = build_application(settings)
     try:
         application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
     except InvalidToken:
         logging.getLogger("bot").error("Telegram rejected TELEGRAM_BOT_TOKEN")
-        return 3
+        return EXIT_TOKEN_REJECTED
     return 0
 
 

@@ -1,7 +1,8 @@
 """Typed settings, read once at start-up from the environment (and a `.env` file).
 
-The variable names in CONFIG.md are a contract with operators and acceptance tests, so they are spelled out here
-literally. Every other module receives a `Settings` and never reads the environment itself.
+The variable names are a contract with operators, deployment files and acceptance tests (the README's configuration
+table lists them), so they are spelled out here literally. Every other module receives a `Settings` and never reads
+the environment itself.
 """
 
 from __future__ import annotations
@@ -26,10 +27,40 @@ class ConfigError(Exception):
     """A missing or malformed variable; the message names it and is shown to the operator as one line."""
 
 
+class Secret:
+    """A credential that never shows itself: repr, str and f-strings print a mask; only `reveal()` gives the value.
+
+    Settings are logged, printed in tracebacks with locals and compared in tests; none of these may leak the token or
+    the key. Deliberately not a dataclass, so `dataclasses.asdict(settings)` cannot unpack it either.
+    """
+
+    __slots__ = ("_value",)
+    MASK = "**********"
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself, for the one place that must send it (an HTTP header, the Bot API URL)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.MASK!r})"
+
+    def __str__(self) -> str:
+        return self.MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
 @dataclass(frozen=True)
 class Settings:
-    telegram_bot_token: str
-    dashscope_api_key: str
+    telegram_bot_token: Secret
+    dashscope_api_key: Secret
     telegram_api_url: str = "https://api.telegram.org"
     dashscope_base_url: str = "https://dashscope.aliyuncs.com/api/v1"
     embedding_model: str = "multimodal-embedding-v1"
@@ -55,9 +86,12 @@ class Settings:
     admin_cache_seconds: float = 60.0
     album_debounce_seconds: float = 2.0
     retention_days: int = 30
-    group_alerts_per_minute: int = 20
-    command_deadline_seconds: float = 20.0
+    # Done and failed jobs (each holding its update's payload) are deleted this long after they finished.
     job_retention_days: int = 7
+    group_alerts_per_minute: int = 20
+    # How long a person waiting on /similar or /search waits at most before "the service is slow or down".
+    command_deadline_seconds: float = 20.0
+    # Memory for the vectors held in RAM for search, all chats together; least recently used chats go first.
     index_memory_mb: int = 1024
     # A self-hosted `telegram-bot-api --local` server has no 20 MB download limit and answers local paths.
     telegram_local_mode: bool = False
@@ -87,10 +121,10 @@ def _parse_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _parse_token(value: str) -> str:
+def _parse_token(value: str) -> Secret:
     if not _TOKEN_RE.match(value):
         raise ValueError("expected a token like 123456:ABC-DEF")
-    return value
+    return Secret(value)
 
 
 def _parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
@@ -137,7 +171,7 @@ class _Reader:
     def required(self, name: str, parse: Callable[[str], T]) -> T:
         raw = self._env.get(name, "").strip()
         if not raw:
-            raise ConfigError(f"{name} is required but not set")
+            raise ConfigError(f"{name} is required")
         return self._parse(name, raw, parse)
 
     def optional(self, name: str, parse: Callable[[str], T], default: T) -> T:
@@ -155,7 +189,7 @@ class _Reader:
 
 
 def merged_environment(environ: Mapping[str, str], dotenv_path: Path) -> dict[str, str]:
-    """A `.env` file fills in what the real environment leaves unset; real variables win (CONFIG.md)."""
+    """A `.env` file fills in what the real environment leaves unset; real variables win."""
     merged: dict[str, str] = {}
     if dotenv_path.is_file():
         merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
@@ -166,10 +200,10 @@ def merged_environment(environ: Mapping[str, str], dotenv_path: Path) -> dict[st
 def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = Path(".env")) -> Settings:
     env = merged_environment(os.environ if environ is None else environ, dotenv_path)
     r = _Reader(env)
-    defaults = Settings(telegram_bot_token="0:x", dashscope_api_key="x")
+    defaults = Settings(telegram_bot_token=Secret("0:x"), dashscope_api_key=Secret("x"))
     return Settings(
         telegram_bot_token=r.required("TELEGRAM_BOT_TOKEN", _parse_token),
-        dashscope_api_key=r.required("DASHSCOPE_API_KEY", str),
+        dashscope_api_key=r.required("DASHSCOPE_API_KEY", Secret),
         telegram_api_url=r.optional("TELEGRAM_API_URL", _parse_url, defaults.telegram_api_url),
         dashscope_base_url=r.optional("DASHSCOPE_BASE_URL", _parse_url, defaults.dashscope_base_url),
         embedding_model=r.optional("EMBEDDING_MODEL", _parse_choice(KNOWN_MODELS), defaults.embedding_model),

@@ -62,7 +62,7 @@ class Services:
                     client: DashScopeClient | None = None) -> Services:
         store = await Store.open(settings.database_path)
         client = client or DashScopeClient(
-            api_key=settings.dashscope_api_key, base_url=settings.dashscope_base_url,
+            api_key=settings.dashscope_api_key.reveal(), base_url=settings.dashscope_base_url,
             model=settings.embedding_model, requests_per_minute=settings.dashscope_rpm,
             max_concurrency=settings.dashscope_concurrency, timeout=settings.dashscope_timeout,
         )

@@ -4,11 +4,16 @@ Each job has a caller-chosen key (e.g. derived from the Telegram update), so the
 makes one job. Jobs of one chat run strictly one after another, oldest first, so the bot's replies in a chat
 keep the order of the posts; a job waiting for its retry time holds back its chat (and only its chat), a
 failed one does not.
+
+Finished jobs (done or failed) are kept a while, for /stats and to recognise a re-delivered update, and then pruned
+by `prune_finished`; every change of a job stamps `updated_at` with the repository's clock.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -18,17 +23,21 @@ from storage.models import Job, JobState
 
 
 class JobRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
 
     async def enqueue(self, key: str, chat_id: int, kind: str, payload: dict[str, Any], *, now: int) -> Job | None:
         """The new job, or None when a job with this key already exists (whatever its state)."""
         async with self._db.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
-                    "INSERT INTO jobs (key, chat_id, kind, payload, state, next_attempt_at, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *",
-                    (key, chat_id, kind, json.dumps(payload), JobState.PENDING.value, now, now),
+                    "INSERT INTO jobs (key, chat_id, kind, payload, state, next_attempt_at, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *",
+                    (key, chat_id, kind, json.dumps(payload), JobState.PENDING.value, now, now, now),
                 )
             )
         return _job_from_row(rows[0]) if rows else None
@@ -38,7 +47,7 @@ class JobRepository:
         async with self._db.transaction() as conn:
             rows = await conn.execute_fetchall(
                 """
-                UPDATE jobs SET state = 'running' WHERE id IN (
+                UPDATE jobs SET state = 'running', updated_at = :now WHERE id IN (
                     SELECT j.id FROM jobs AS j
                     WHERE j.state = 'pending' AND j.next_attempt_at <= :now AND j.id = (
                         SELECT min(h.id) FROM jobs AS h
@@ -51,12 +60,13 @@ class JobRepository:
         return sorted(map(_job_from_row, rows), key=lambda job: job.id)
 
     async def complete(self, job_id: int) -> None:
-        await self._update("UPDATE jobs SET state = 'done' WHERE id = ?", (job_id,))
+        await self._update("UPDATE jobs SET updated_at = ?, state = 'done' WHERE id = ?", (job_id,))
 
     async def retry_later(self, job_id: int, *, at: int, error: str) -> None:
         """Back to pending until `at`; the chat's later jobs wait for it."""
         await self._update(
-            "UPDATE jobs SET state = 'pending', attempts = attempts + 1, next_attempt_at = ?, error = ? WHERE id = ?",
+            "UPDATE jobs SET updated_at = ?, state = 'pending', attempts = attempts + 1, next_attempt_at = ?, "
+            "error = ? WHERE id = ?",
             (at, error, job_id),
         )
 
@@ -64,24 +74,27 @@ class JobRepository:
         """Back to pending until `at` without counting an attempt: the job did nothing wrong (embedding is paused,
         or its chat moved), so a long pause must not use up the attempts it has for its own failures."""
         await self._update(
-            "UPDATE jobs SET state = 'pending', next_attempt_at = ?, error = ? WHERE id = ?", (at, error, job_id)
+            "UPDATE jobs SET updated_at = ?, state = 'pending', next_attempt_at = ?, error = ? WHERE id = ?",
+            (at, error, job_id),
         )
 
     async def fail(self, job_id: int, error: str) -> None:
         """Give up for good (counted as an attempt); the chat's next job becomes runnable."""
         await self._update(
-            "UPDATE jobs SET state = 'failed', attempts = attempts + 1, error = ? WHERE id = ?",
+            "UPDATE jobs SET updated_at = ?, state = 'failed', attempts = attempts + 1, error = ? WHERE id = ?",
             (error, job_id),
         )
 
     async def set_reply_state(self, job_id: int, state: str) -> None:
         """Recorded before and after sending: a job resumed after a crash can tell whether it replied."""
-        await self._update("UPDATE jobs SET reply_state = ? WHERE id = ?", (state, job_id))
+        await self._update("UPDATE jobs SET updated_at = ?, reply_state = ? WHERE id = ?", (state, job_id))
 
     async def requeue_running(self) -> int:
         """At start-up, jobs left running by a crash are pending again; returns how many."""
         async with self._db.transaction() as conn:
-            cursor = await conn.execute("UPDATE jobs SET state = 'pending' WHERE state = 'running'")
+            cursor = await conn.execute(
+                "UPDATE jobs SET state = 'pending', updated_at = ? WHERE state = 'running'", (self._now(),)
+            )
             return cursor.rowcount
 
     async def counts(self, chat_id: int | None = None) -> dict[str, int]:
@@ -113,15 +126,20 @@ class JobRepository:
         return [_job_from_row(row) for row in rows]
 
     async def prune_finished(self, older_than: int) -> int:
-        """Delete done jobs created before `older_than`; failed ones stay for /stats. Returns how many."""
+        """Delete done and failed jobs that last changed before `older_than` (unix seconds); returns how many.
+
+        Failed jobs are kept exactly as long as done ones: /stats lists the recent failures of a chat."""
         async with self._db.transaction() as conn:
-            cursor = await conn.execute("DELETE FROM jobs WHERE state = 'done' AND created_at < ?", (older_than,))
+            cursor = await conn.execute(
+                "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?", (older_than,)
+            )
             return cursor.rowcount
 
     async def _update(self, query: str, params: tuple[Any, ...]) -> None:
-        """A job that vanished meanwhile (its chat was purged) is not an error: nothing is left to update."""
+        """`query` sets `updated_at = ?` first; the current time fills it in. A job that vanished meanwhile (its chat
+        was purged) is not an error: nothing is left to update."""
         async with self._db.transaction() as conn:
-            await conn.execute(query, params)
+            await conn.execute(query, (self._now(), *params))
 
 
 def _job_from_row(row: aiosqlite.Row) -> Job:

@@ -143,6 +143,14 @@ QUEUE_AND_USAGE_SCHEMA = sql(
     )""",
 )
 
+JOB_UPDATED_AT = sql(
+    # When a job's row last changed; for a done or failed job, when it finished. Jobs that finished before this
+    # column existed count from their creation, the best time known for them.
+    "ALTER TABLE jobs ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0",
+    "UPDATE jobs SET updated_at = created_at",
+    "CREATE INDEX jobs_finished_by_age ON jobs (updated_at) WHERE state IN ('done', 'failed')",
+)
+
 REPLIES_FAILED_COUNTER = sql(
     "ALTER TABLE chat_counters ADD COLUMN replies_failed INTEGER NOT NULL DEFAULT 0",
 )
@@ -150,7 +158,8 @@ REPLIES_FAILED_COUNTER = sql(
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "media items, vectors, segments, embedding cache, chats", MEDIA_SCHEMA),
     Migration(2, "durable job queue and usage counters", QUEUE_AND_USAGE_SCHEMA),
-    Migration(3, "count of replies given up after retries", REPLIES_FAILED_COUNTER),
+    Migration(3, "jobs record when they last changed, so finished ones can be pruned", JOB_UPDATED_AT),
+    Migration(4, "count of replies given up after retries", REPLIES_FAILED_COUNTER),
 )
 
 

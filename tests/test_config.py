@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import traceback
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Secret, Settings, load_settings
 
 BASE = {"TELEGRAM_BOT_TOKEN": "123:abc-DEF_1", "DASHSCOPE_API_KEY": "sk-1"}
 
@@ -24,6 +27,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.bot_admin_ids == frozenset()
     assert s.log_level == "INFO"
     assert s.download_limit_bytes == 20 * 1024 * 1024
+    assert s.job_retention_days == 7
+    assert load(tmp_path, JOB_RETENTION_DAYS="3").job_retention_days == 3
 
 
 def test_database_url_relative_and_absolute(tmp_path: Path) -> None:
@@ -49,6 +54,8 @@ def test_admin_ids_and_trailing_slash(tmp_path: Path) -> None:
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL"),
         ({"REPOST_THRESHOLD": "1.5"}, "REPOST_THRESHOLD"),
+        ({"JOB_RETENTION_DAYS": "0"}, "JOB_RETENTION_DAYS"),
+        ({"JOB_RETENTION_DAYS": "a week"}, "JOB_RETENTION_DAYS"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], name: str) -> None:
@@ -60,6 +67,56 @@ def test_dotenv_fills_in_but_environment_wins(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
     dotenv.write_text("TELEGRAM_BOT_TOKEN=1:fromfile\nDASHSCOPE_API_KEY=sk-file\nLOG_LEVEL=DEBUG\n")
     s = load_settings({"DASHSCOPE_API_KEY": "sk-env"}, dotenv_path=dotenv)
-    assert s.telegram_bot_token == "1:fromfile"
-    assert s.dashscope_api_key == "sk-env"
+    assert s.telegram_bot_token.reveal() == "1:fromfile"
+    assert s.dashscope_api_key.reveal() == "sk-env"
     assert s.log_level == "DEBUG"
+
+
+SECRET_TOKEN = "123456:TOKEN-never-shown_42"
+SECRET_KEY = "sk-key-never-shown-0123456789"
+
+
+def secret_settings(tmp_path: Path) -> Settings:
+    return load(tmp_path, TELEGRAM_BOT_TOKEN=SECRET_TOKEN, DASHSCOPE_API_KEY=SECRET_KEY)
+
+
+def assert_hidden(text: str) -> None:
+    assert SECRET_TOKEN not in text and SECRET_TOKEN.split(":")[1] not in text
+    assert SECRET_KEY not in text
+
+
+def test_settings_never_show_the_secrets(tmp_path: Path) -> None:
+    s = secret_settings(tmp_path)
+    assert s.telegram_bot_token.reveal() == SECRET_TOKEN and s.dashscope_api_key.reveal() == SECRET_KEY
+    for text in (repr(s), str(s), f"{s}", f"{s!r}", format(s, ""), f"{s.telegram_bot_token}",
+                 repr(s.dashscope_api_key), str(dataclasses.asdict(s)), repr(vars(s))):
+        assert_hidden(text)
+    assert Secret.MASK in repr(s)
+
+
+def test_logging_settings_never_shows_the_secrets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A plain handler, not the redacting one: the Settings object itself must not leak."""
+    s = secret_settings(tmp_path)
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("test").debug("settings %s", s)
+        logging.getLogger("test").debug("settings %r", s)
+        logging.getLogger("test").debug(s)
+    assert len(caplog.records) == 3
+    assert_hidden(caplog.text)
+
+
+def test_traceback_with_locals_never_shows_the_secrets(tmp_path: Path) -> None:
+    def fails(settings: Settings) -> None:
+        token = settings.telegram_bot_token
+        raise RuntimeError(f"could not start with {token}")
+
+    try:
+        fails(secret_settings(tmp_path))
+    except RuntimeError as exc:
+        text = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    assert "settings" in text and "token" in text
+    assert_hidden(text)
+
+
+def test_secrets_compare_by_value() -> None:
+    assert Secret("a") == Secret("a") and Secret("a") != Secret("b") and Secret("a") != "a"

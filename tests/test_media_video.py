@@ -15,7 +15,6 @@ from bot.media.images import PreparedImage
 from bot.media.video import (
     VideoInfo,
     extract_keyframes,
-    first_frame,
     make_clip,
     probe_video,
     video_fits_api,
@@ -115,7 +114,7 @@ def test_make_clip_from_webm_and_from_a_path(webm: bytes, tmp_path: Path) -> Non
 def test_make_clip_turns_a_phone_video_upright(portrait_phone_video: bytes) -> None:
     clip = make_clip(portrait_phone_video)
 
-    frame = image_of(first_frame(clip))
+    frame = image_of(extract_keyframes(clip, count=1)[0])
     assert frame.size == (240, 320)
     assert nearest_second_colour(frame.getpixel((235, 5))) == samples.RED
     assert nearest_second_colour(frame.getpixel((5, 5))) == samples.BLUE
@@ -168,19 +167,10 @@ def test_a_video_shorter_than_count_frames_gives_each_frame_once() -> None:
     assert len(extract_keyframes(three_frames, count=8)) == 3
 
 
-def test_keyframes_and_first_frame_are_upright(portrait_phone_video: bytes) -> None:
-    for prepared in (first_frame(portrait_phone_video), extract_keyframes(portrait_phone_video, count=1)[0]):
-        image = image_of(prepared)
-        assert image.size == (240, 320)
-        assert nearest_second_colour(image.getpixel((235, 5))) == samples.RED
-
-
-def test_first_frame(video_720p: bytes) -> None:
-    frame = first_frame(video_720p)
-
-    image = image_of(frame)
-    assert (frame.format, frame.source_format, image.size) == ("jpeg", None, (1280, 720))
-    assert nearest_second_colour(image.getpixel((640, 360))) == samples.colour_at(0)
+def test_keyframes_are_upright(portrait_phone_video: bytes) -> None:
+    image = image_of(extract_keyframes(portrait_phone_video, count=1)[0])
+    assert image.size == (240, 320)
+    assert nearest_second_colour(image.getpixel((235, 5))) == samples.RED
 
 
 @pytest.mark.parametrize(
@@ -188,7 +178,7 @@ def test_first_frame(video_720p: bytes) -> None:
     [samples.garbage(), b"", b"\x00" * 4096],
     ids=["random-bytes", "zero-bytes", "zeros"],
 )
-@pytest.mark.parametrize("function", [probe_video, make_clip, extract_keyframes, first_frame])
+@pytest.mark.parametrize("function", [probe_video, make_clip, extract_keyframes])
 def test_garbage_is_corrupt_media(data: bytes, function: Callable[[bytes], object]) -> None:
     with pytest.raises(CorruptMedia):
         function(data)
@@ -206,7 +196,7 @@ def test_audio_only_file_has_no_video() -> None:
 
     assert (info.container, info.has_video, info.width, info.height) == ("mp4", False, 0, 0)
     assert not video_fits_api(info, len(audio))
-    for function in (make_clip, extract_keyframes, first_frame):
+    for function in (make_clip, extract_keyframes):
         with pytest.raises(UnsupportedMedia):
             function(audio)
 

@@ -90,8 +90,8 @@ def test_breaker_opens_once_probes_and_closes() -> None:
     clock = Clock()
     breaker = CircuitBreaker(first_probe_after=10, clock=clock)
     assert breaker.allow()
-    assert breaker.record_account_failure("InvalidApiKey") is True
-    assert breaker.record_account_failure("InvalidApiKey") is False  # told once
+    assert breaker.record_account_failure() is True
+    assert breaker.record_account_failure() is False  # told once
     assert not breaker.allow()
     clock.now += 10
     assert breaker.allow()  # the probe

@@ -33,9 +33,27 @@ def start_bot(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
 def test_missing_variable_is_one_clear_line(tmp_path: Path) -> None:
     proc = start_bot({"DASHSCOPE_API_KEY": "sk-x"}, tmp_path)
     _out, err = proc.communicate(timeout=30)
-    assert proc.returncode != 0
-    assert err.strip().count("\n") == 0
-    assert "TELEGRAM_BOT_TOKEN" in err and "Traceback" not in err
+    assert proc.returncode == 2
+    assert err == "configuration error: TELEGRAM_BOT_TOKEN is required (see .env.example)\n"
+
+
+def test_malformed_variable_is_one_clear_line_pointing_at_the_example(tmp_path: Path) -> None:
+    proc = start_bot({"TELEGRAM_BOT_TOKEN": TOKEN, "DASHSCOPE_API_KEY": "sk-x", "JOB_RETENTION_DAYS": "soon"}, tmp_path)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.startswith("configuration error: JOB_RETENTION_DAYS is malformed: ")
+    assert err.endswith(" (see .env.example)\n") and err.count("\n") == 1
+    assert TOKEN not in err
+
+
+def test_rejected_token_exits_3(tmp_path: Path, fake_ds: FakeDashScope) -> None:
+    with FakeBotAPI(token="999999:the-real-one") as telegram:
+        proc = start_bot(bot_environment(telegram, fake_ds, tmp_path / "bot.db"), tmp_path)
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err[-2000:]
+    last = json.loads(err.splitlines()[-1])
+    assert (last["level"], last["msg"]) == ("ERROR", "Telegram rejected TELEGRAM_BOT_TOKEN")
+    assert TOKEN not in err and TOKEN.replace(":", "%3A") not in err
 
 
 def test_sigterm_finishes_work_and_exits_zero(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -12,7 +14,7 @@ from storage.db import PAGE_SIZE, Database
 from storage.migrations import MIGRATIONS, Migration, SchemaTooNewError, migrate, schema_version, sql
 from storage.models import FACET_MEDIA
 from storage.store import Store
-from tests.support.storage import new_item
+from tests.support.storage import new_item, open_store
 
 
 async def _scalar(db: Database, query: str) -> object:
@@ -50,10 +52,17 @@ def test_migrations_are_numbered_one_by_one() -> None:
     assert [migration.version for migration in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
 
 
+@asynccontextmanager
+async def database_at_version(path: Path, version: int) -> AsyncIterator[aiosqlite.Connection]:
+    """A database file migrated only up to `version`, as an older bot left it; the block writes its rows."""
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        assert await migrate(conn, MIGRATIONS[:version]) == version
+        yield conn
+
+
 async def test_old_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    async with aiosqlite.connect(path, isolation_level=None) as conn:
-        assert await migrate(conn, MIGRATIONS[:1]) == 1
+    async with database_at_version(path, 1) as conn:
         await conn.execute(
             "INSERT INTO items (id, chat_id, origin_chat_id, message_id, date, kind, file_id, "
             "file_unique_id, model, route) "
@@ -74,6 +83,19 @@ async def test_old_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> No
         assert await store.jobs.enqueue("k", 10, "media", {}, now=1) is not None
     finally:
         await store.close()
+
+
+async def test_jobs_finished_before_the_upgrade_age_from_their_creation(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with database_at_version(path, 2) as conn:
+        await conn.execute(
+            "INSERT INTO jobs (key, chat_id, kind, payload, state, next_attempt_at, created_at) "
+            "VALUES ('k', 1, 'media', '{}', 'done', 10, 10)"
+        )
+
+    async with open_store(path) as store:
+        assert await store.jobs.prune_finished(older_than=10) == 0
+        assert await store.jobs.prune_finished(older_than=11) == 1
 
 
 async def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:

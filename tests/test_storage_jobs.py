@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.jobs import JobRepository
 from storage.models import JobState
 from storage.store import Store
 from tests.support.storage import open_store
@@ -115,20 +116,49 @@ async def test_counts_per_chat_and_recent_failures_newest_first(store: Store) ->
     assert await store.jobs.recent_failures(2) == []
 
 
-async def test_prune_done_deletes_only_old_done_jobs(store: Store) -> None:
-    old_done = await _enqueue(store, "old-done", 1, now=10)
-    old_failed = await _enqueue(store, "old-failed", 2, now=10)
-    new_done = await _enqueue(store, "new-done", 3, now=1000)
-    old_pending = await _enqueue(store, "old-pending", 4, now=10)
-    for job_id in (old_done, new_done):
-        await store.jobs.complete(job_id)
-    await store.jobs.fail(old_failed, "x")
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
 
-    assert await store.jobs.prune_finished(older_than=500) == 1
+    def __call__(self) -> float:
+        return self.now
 
-    assert await store.jobs.get(old_done) is None
-    for kept in (old_failed, new_done, old_pending):
-        assert await store.jobs.get(kept) is not None
+
+async def test_prune_finished_deletes_done_and_failed_jobs_by_when_they_finished(store: Store) -> None:
+    clock = Clock(20)
+    jobs = JobRepository(store.db, clock=clock)
+    keys = ("old-done", "old-failed", "late-done", "late-failed", "waiting", "running")
+    created = {key: await _enqueue(store, key, chat, now=10) for chat, key in enumerate(keys)}
+    await jobs.complete(created["old-done"])
+    await jobs.fail(created["old-failed"], "too big")
+    await jobs.retry_later(created["waiting"], at=5000, error="throttled")
+    claimed = await jobs.claim(now=20, limit=10)
+    assert [job.key for job in claimed] == ["late-done", "late-failed", "running"]
+    clock.now = 1000  # created long ago, finished only now: their age counts from when they finished
+    await jobs.complete(created["late-done"])
+    await jobs.fail(created["late-failed"], "corrupt")
+
+    assert await jobs.prune_finished(older_than=500) == 2
+
+    assert await jobs.get(created["old-done"]) is None and await jobs.get(created["old-failed"]) is None
+    for key in ("late-done", "late-failed", "waiting", "running"):  # unfinished ones stay however old
+        assert await jobs.get(created[key]) is not None, key
+    assert await jobs.counts() == {"pending": 1, "running": 1, "done": 1, "failed": 1}
+    assert await jobs.prune_finished(older_than=1000) == 0
+    assert await jobs.prune_finished(older_than=1001) == 2
+    assert await jobs.counts() == {"pending": 1, "running": 1, "done": 0, "failed": 0}
+
+
+async def test_pruned_failures_leave_the_stats_list(store: Store) -> None:
+    clock = Clock(100)
+    jobs = JobRepository(store.db, clock=clock)
+    old, new = await _enqueue(store, "old", 1), await _enqueue(store, "new", 1)
+    await jobs.fail(old, "old failure")
+    clock.now = 200
+    await jobs.fail(new, "new failure")
+
+    assert await jobs.prune_finished(older_than=150) == 1
+    assert [job.error for job in await jobs.recent_failures(1)] == ["new failure"]
 
 
 async def test_updates_of_a_vanished_job_are_harmless(store: Store) -> None:

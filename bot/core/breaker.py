@@ -32,7 +32,6 @@ class CircuitBreaker:
         self._failures_in_a_row = 0
         self.cause: Cause | None = None
         """Why the breaker is open (None: closed)."""
-        self.last_code: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -57,10 +56,9 @@ class CircuitBreaker:
     def seconds_to_probe(self) -> float:
         return max(0.0, self._next_probe - self._clock()) if self.is_open else 0.0
 
-    def record_account_failure(self, code: str | None) -> bool:
+    def record_account_failure(self) -> bool:
         """Returns True when the operators should be told: the breaker opened, or an outage turned out to be the
         account."""
-        self.last_code = code
         if self.cause == "account":
             return False
         self._open("account")

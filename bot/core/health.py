@@ -36,7 +36,7 @@ class EmbeddingHealth:
         return self.breaker.cause == "account"
 
     async def account_failed(self, code: str | None) -> None:
-        if self.breaker.record_account_failure(code):
+        if self.breaker.record_account_failure():
             log.error("DashScope account error: embedding paused until a call succeeds", extra={"code": code})
             await self._alert_operators(code or "unknown")
 

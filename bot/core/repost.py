@@ -10,8 +10,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from bot.bounded import ExpiringMap
 from bot.core.results import Hit
 from storage.models import ChatSettings
+
+PACER_WINDOW_SECONDS = 60.0
+PACER_MAX_CHATS = 10_000
 
 
 def repost_threshold(settings: ChatSettings, default: float) -> float:
@@ -37,19 +41,26 @@ def repost_verdict(hits: Sequence[Hit], threshold: float) -> Hit | None:
 
 class AlertPacer:
     """A sliding one-minute window per chat: Telegram allows about 20 messages a minute in a group, and an alert
-    storm is worse than a missed alert, so alerts over the budget are dropped (they are still counted in /stats)."""
+    storm is worse than a missed alert, so alerts over the budget are dropped (they are still counted in /stats).
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    A chat's window is forgotten a minute after its last alert, when it is empty anyway, and at most `max_chats`
+    windows are held (when more chats alerted within one minute, the window nearest to emptying goes first)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
+                 max_chats: int = PACER_MAX_CHATS) -> None:
         self._per_minute = per_minute
         self._clock = clock
-        self._sent: dict[int, deque[float]] = {}
+        self._sent: ExpiringMap[int, deque[float]] = ExpiringMap(PACER_WINDOW_SECONDS, max_chats, clock)
 
     def try_acquire(self, chat_id: int) -> bool:
         now = self._clock()
-        window = self._sent.setdefault(chat_id, deque())
-        while window and now - window[0] >= 60.0:
+        window = self._sent.get(chat_id)
+        if window is None:
+            window = deque()
+        while window and now - window[0] >= PACER_WINDOW_SECONDS:
             window.popleft()
         if len(window) >= self._per_minute:
             return False
         window.append(now)
+        self._sent.put(chat_id, window)
         return True

@@ -13,7 +13,8 @@ The service truncates long text itself; the cap only keeps a pasted novel from b
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Limits of one model, from the API reference (see /work/shared/dashscope-multimodal-embedding.md)."""
+    """Limits of one model, as DashScope's multimodal-embedding API reference states them (dimension, elements and
+    images/videos per request, multi_images support, text tokens per element)."""
 
     name: str
     dimension: int

@@ -1,4 +1,4 @@
-"""Probe videos and shrink them into what the embedding API takes: a small clip, keyframes or one frame.
+"""Probe videos and shrink them into what the embedding API takes: a small clip or keyframes.
 
 The API downloads videos itself (at most 10 MB, a fixed list of containers), so anything bigger or odder is
 cut down to a short, low-resolution H.264 MP4 here. Videos come from strangers: every decode loop is bounded,
@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from bot.media.errors import CorruptMedia, MediaTooLarge, UnsupportedMedia
-from bot.media.images import DEFAULT_MAX_SIDE, PreparedImage, prepare_pil_image
+from bot.media.images import PreparedImage, prepare_pil_image
 from bot.media.sniff import SNIFF_BYTES, sniff_mime
 
 logger = logging.getLogger(__name__)
@@ -138,12 +138,6 @@ def extract_keyframes(source: VideoSource, *, count: int = 8, max_side: int = 51
         targets = [(index + 0.5) * duration / count for index in range(count)]
         frames = _distinct(_frames_at(container, stream, targets))
         return [_frame_image(frame, max_side) for frame in frames]
-
-
-def first_frame(source: VideoSource, *, max_side: int = DEFAULT_MAX_SIDE) -> PreparedImage:
-    """The opening frame as a JPEG: the cheap route, and the fallback for GIF animations sent as MP4."""
-    with _open_input(source) as container:
-        return _frame_image(_first_frame(container, _require_video_stream(container)), max_side)
 
 
 @contextmanager

@@ -1,6 +1,9 @@
 """Who may use admin commands: asked of Telegram (getChatMember), cached briefly.
 
 The cache is short on purpose: a demoted admin must lose access within ADMIN_CACHE_SECONDS, not at the next restart.
+It is also bounded: at most ADMIN_CACHE_MAX_ENTRIES (chat, user) verdicts, expired ones dropped, so memory does not
+grow with every member who ever tried an admin command; a verdict pushed out early only costs one more
+getChatMember.
 """
 
 from __future__ import annotations
@@ -11,18 +14,19 @@ from collections.abc import Callable
 from telegram import Bot, Message
 from telegram.constants import ChatMemberStatus
 
+from bot.bounded import ExpiringMap
 from bot.telegram.gateway import translated_errors
 
 ANONYMOUS_ADMIN_ID = 1087968824  # @GroupAnonymousBot: an admin posting as the group
 ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
+ADMIN_CACHE_MAX_ENTRIES = 10_000
 
 
 class AdminChecker:
-    def __init__(self, bot: Bot, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, bot: Bot, ttl_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = ADMIN_CACHE_MAX_ENTRIES) -> None:
         self._bot = bot
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._cache: dict[tuple[int, int], tuple[bool, float]] = {}
+        self._cache: ExpiringMap[tuple[int, int], bool] = ExpiringMap(ttl_seconds, max_entries, clock)
 
     async def is_admin(self, message: Message) -> bool:
         chat = message.chat
@@ -36,12 +40,11 @@ class AdminChecker:
         return await self._member_is_admin(chat.id, user.id)
 
     async def _member_is_admin(self, chat_id: int, user_id: int) -> bool:
-        now = self._clock()
         cached = self._cache.get((chat_id, user_id))
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        if cached is not None:
+            return cached
         async with translated_errors():
             member = await self._bot.get_chat_member(chat_id, user_id)
         verdict = member.status in ADMIN_STATUSES
-        self._cache[(chat_id, user_id)] = (verdict, now + self._ttl)
+        self._cache.put((chat_id, user_id), verdict)
         return verdict

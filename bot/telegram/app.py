@@ -81,7 +81,7 @@ def build_application(settings: Settings) -> BotApp:
     root = settings.telegram_api_url
     update_queue: asyncio.Queue[object] = asyncio.Queue()
     bot = TolerantBot(
-        token=settings.telegram_bot_token,
+        token=settings.telegram_bot_token.reveal(),
         base_url=f"{root}/bot",
         base_file_url=f"{root}/file/bot",
         local_mode=settings.telegram_local_mode,
