@@ -25,6 +25,8 @@ from tests.media_samples import animated, garbage, noise_png, png_header, video
 from tests.pictures import picture, reencoded
 from tests.test_e2e_core import texts
 
+pytestmark = pytest.mark.slow  # large and malformed media through both fakes
+
 GROUP = Chat(id=-1002000000001, type="supergroup", title="Bad input")
 ALICE = User(id=41, first_name="Alice", language_code="en")
 PRIVATE = ALICE.private_chat()

@@ -28,6 +28,8 @@ from tests.fakes.telegram import Chat, FakeBotAPI, User
 from tests.pictures import picture
 from tests.test_process import ROOT
 
+pytestmark = pytest.mark.slow  # crash tests: the bot as a subprocess, killed with SIGKILL
+
 PHOTOS = 1000
 GROUPS = tuple(Chat(id=-1003000000000 - n, type="supergroup", title=f"Crash {n}") for n in range(5))
 POSTER = User(id=71, first_name="Poster")

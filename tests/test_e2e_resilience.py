@@ -22,6 +22,8 @@ from tests.fakes.telegram import Chat, FakeBotAPI, User
 from tests.pictures import picture
 from tests.test_e2e_core import texts
 
+pytestmark = pytest.mark.slow  # outages, throttling storms and retries take real seconds
+
 GROUP = Chat(id=-1004000000001, type="supergroup", title="Resilience")
 OTHER = Chat(id=-1004000000002, type="supergroup", title="Other")
 ALICE = User(id=51, first_name="Alice", language_code="en")

@@ -10,10 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import API_KEY, TOKEN, bot_environment
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import Chat, FakeBotAPI, User
 from tests.pictures import picture
+
+pytestmark = pytest.mark.slow  # each test starts the bot as a subprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 

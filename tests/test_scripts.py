@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the shell scripts
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SHIM = """#!/usr/bin/env bash

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.core.breaker import CircuitBreaker
 from bot.core.delivery import Delivery
 from bot.core.failures import FailurePolicy
@@ -17,6 +19,8 @@ from storage.models import Job
 from storage.store import Store
 from tests.support.gateway import MemoryGateway
 from tests.support.storage import open_store
+
+pytestmark = pytest.mark.slow  # waits for the breaker's probe interval
 
 
 class PoisonedIngest:

@@ -11,10 +11,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bot.core.ports import ChatGateway, FileTooBig
 from bot.core.types import FileRef, MediaRef
-from bot.dashscope.client import DashScopeClient
 from bot.dashscope.types import ContentInput, ImageInput, MultiImageInput, VideoInput
 from bot.media.errors import MediaError, MediaTooLarge, UnsupportedMedia
 from bot.media.images import prepare_image
@@ -37,8 +37,17 @@ class Prepared:
     route: str
 
 
+class Uploader(Protocol):
+    """DashScope's temporary upload (bot.dashscope.client.DashScopeClient), and whether the model reads keyframes."""
+
+    @property
+    def supports_multi_images(self) -> bool: ...
+
+    async def upload(self, data: bytes, filename: str, content_type: str) -> str: ...
+
+
 class MediaRoutes:
-    def __init__(self, client: DashScopeClient, gateway: ChatGateway, download_limit: int | None) -> None:
+    def __init__(self, client: Uploader, gateway: ChatGateway, download_limit: int | None) -> None:
         self._client = client
         self._gateway = gateway
         self._download_limit = download_limit
@@ -78,7 +87,7 @@ class MediaRoutes:
             return Prepared(VideoInput(await self._client.upload(clip, "clip.mp4", "video/mp4")), "clip")
         except MediaError as exc:
             log.info("video clip failed, trying fallbacks", extra={"reason": exc.reason})
-        if self._client.spec.supports_multi_images:
+        if self._client.supports_multi_images:
             frames = await asyncio.to_thread(extract_keyframes, source)
             images = tuple(ImageInput(f.data, f.format) for f in frames)
             return Prepared(MultiImageInput(images), "keyframes")

@@ -63,6 +63,10 @@ class DashScopeClient:
         self._limiter = RateLimiter(requests_per_minute, max_concurrency)
         self._batcher = TextBatcher(self.embed, max_batch=self.spec.max_elements)
 
+    @property
+    def supports_multi_images(self) -> bool:
+        return self.spec.supports_multi_images
+
     async def embed(self, contents: Sequence[ContentInput]) -> EmbedResult:
         """Embed `contents` in one API request; vectors come back in the same order."""
         validate_contents(contents, self.spec)
