@@ -93,10 +93,22 @@ class MediaOut:
 
 
 @dataclass(frozen=True)
+class ButtonOut:
+    """An inline button; `data` comes back in the press (at most 64 bytes: an id and a verb, never state)."""
+
+    text: str
+    data: str
+
+
+@dataclass(frozen=True)
 class Outgoing:
-    """A reply: text alone, or media (one item or an album) with an optional text sent after an album."""
+    """A reply: text alone, or media (one item or an album) with an optional text sent after an album.
+
+    `buttons` are rows of inline buttons under the message (under the text that heads an album: an album itself
+    cannot carry buttons)."""
 
     chat_id: int
     reply_to: int | None = None
     text_html: str | None = None
     media: tuple[MediaOut, ...] = field(default_factory=tuple)
+    buttons: tuple[tuple[ButtonOut, ...], ...] = field(default_factory=tuple)

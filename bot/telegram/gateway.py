@@ -15,6 +15,8 @@ from pathlib import Path
 
 from telegram import (
     Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     InputMediaPhoto,
     InputMediaVideo,
     LinkPreviewOptions,
@@ -32,7 +34,7 @@ from bot.core.ports import (
     TransientTelegramError,
     Undeliverable,
 )
-from bot.core.types import FileRef, MediaOut, Outgoing
+from bot.core.types import ButtonOut, FileRef, MediaOut, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +100,18 @@ class TelegramGateway:
     async def send(self, message: Outgoing) -> None:
         async with translated_errors():
             reply = self._reply(message.reply_to)
+            markup = _markup(message.buttons)
             if not message.media:
-                await self._send_text(message.chat_id, message.text_html or "", reply)
+                await self._send_text(message.chat_id, message.text_html or "", reply, markup)
             elif len(message.media) == 1:
-                await self._send_single(message.chat_id, message.media[0], message.text_html, reply)
+                await self._send_single(message.chat_id, message.media[0], message.text_html, reply, markup)
             else:
-                await self._send_many(message.chat_id, message.media, message.text_html, reply)
+                await self._send_many(message.chat_id, message.media, message.text_html, reply, markup)
+
+    async def answer_press(self, query_id: str, text: str | None = None) -> None:
+        """Every button press is answered (a toast when `text` is given), or the user's client keeps spinning."""
+        async with translated_errors():
+            await self._bot.answer_callback_query(query_id, text=text)
 
     async def show_typing(self, chat_id: int) -> None:
         async with translated_errors():
@@ -114,27 +122,31 @@ class TelegramGateway:
         # The original may have been deleted meanwhile; the answer is still worth sending.
         return ReplyParameters(message_id, allow_sending_without_reply=True) if message_id else None
 
-    async def _send_text(self, chat_id: int, text: str, reply: ReplyParameters | None) -> None:
-        for chunk in split_text(text):
+    async def _send_text(self, chat_id: int, text: str, reply: ReplyParameters | None,
+                         markup: InlineKeyboardMarkup | None = None) -> None:
+        """Long texts go in chunks; the buttons hang under the last one."""
+        chunks = split_text(text)
+        for number, chunk in enumerate(chunks, 1):
             await self._bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_parameters=reply,
-                                         link_preview_options=LinkPreviewOptions(is_disabled=True))
+                                         link_preview_options=LinkPreviewOptions(is_disabled=True),
+                                         reply_markup=markup if number == len(chunks) else None)
             reply = None
 
     async def _send_single(self, chat_id: int, media: MediaOut, text: str | None,
-                           reply: ReplyParameters | None) -> None:
+                           reply: ReplyParameters | None, markup: InlineKeyboardMarkup | None = None) -> None:
         caption = "\n".join(part for part in (text, media.caption_html) if part) or None
         fits = caption is None or len(caption) <= MessageLimit.CAPTION_LENGTH
         if media.kind in CAPTIONLESS_KINDS or not fits:
-            await self._send_media(chat_id, media, None, reply)
+            await self._send_media(chat_id, media, None, reply, None if caption else markup)
             if caption:
-                await self._send_text(chat_id, caption, reply)
+                await self._send_text(chat_id, caption, reply, markup)
             return
-        await self._send_media(chat_id, media, caption, reply)
+        await self._send_media(chat_id, media, caption, reply, markup)
 
     async def _send_many(self, chat_id: int, media: Sequence[MediaOut], text: str | None,
-                         reply: ReplyParameters | None) -> None:
+                         reply: ReplyParameters | None, markup: InlineKeyboardMarkup | None = None) -> None:
         if text:
-            await self._send_text(chat_id, text, reply)
+            await self._send_text(chat_id, text, reply, markup)
         albumable = [m for m in media if m.kind in ALBUM_KINDS]
         others = [m for m in media if m.kind not in ALBUM_KINDS]
         if len(albumable) >= 2:
@@ -152,27 +164,37 @@ class TelegramGateway:
         return InputMediaVideo(media.file_id, caption=media.caption_html, parse_mode=ParseMode.HTML)
 
     async def _send_media(self, chat_id: int, media: MediaOut, caption: str | None,
-                          reply: ReplyParameters | None) -> None:
+                          reply: ReplyParameters | None, markup: InlineKeyboardMarkup | None = None) -> None:
         """By the kind it was posted as; a stale file id falls back to the caption alone rather than to nothing."""
         try:
-            await self._send_by_kind(chat_id, media, caption, reply)
+            await self._send_by_kind(chat_id, media, caption, reply, markup)
         except BadRequest as exc:
             log.info("resending media by file id failed", extra={"chat_id": chat_id, "error": exc.message})
             if caption:
-                await self._send_text(chat_id, caption, reply)
+                await self._send_text(chat_id, caption, reply, markup)
 
     async def _send_by_kind(self, chat_id: int, media: MediaOut, caption: str | None,
-                            reply: ReplyParameters | None) -> None:
+                            reply: ReplyParameters | None, markup: InlineKeyboardMarkup | None) -> None:
         bot, fid, html = self._bot, media.file_id, ParseMode.HTML
         if media.kind == "photo":
-            await bot.send_photo(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply)
+            await bot.send_photo(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply,
+                                 reply_markup=markup)
         elif media.kind == "video":
-            await bot.send_video(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply)
+            await bot.send_video(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply,
+                                 reply_markup=markup)
         elif media.kind == "animation":
-            await bot.send_animation(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply)
+            await bot.send_animation(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply,
+                                     reply_markup=markup)
         elif media.kind == "sticker":
-            await bot.send_sticker(chat_id, fid, reply_parameters=reply)
+            await bot.send_sticker(chat_id, fid, reply_parameters=reply, reply_markup=markup)
         elif media.kind == "video_note":
-            await bot.send_video_note(chat_id, fid, reply_parameters=reply)
+            await bot.send_video_note(chat_id, fid, reply_parameters=reply, reply_markup=markup)
         else:
-            await bot.send_document(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply)
+            await bot.send_document(chat_id, fid, caption=caption, parse_mode=html, reply_parameters=reply,
+                                    reply_markup=markup)
+
+
+def _markup(rows: tuple[tuple[ButtonOut, ...], ...]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
