@@ -10,6 +10,8 @@ from telegram import Bot, Chat, Message, User
 from telegram.constants import ChatMemberStatus
 
 from bot.bounded import ExpiringMap
+from bot.core.breaker import CircuitBreaker
+from bot.core.health import MAX_NOTICED_CHATS, EmbeddingHealth
 from bot.core.repost import PACER_MAX_CHATS, AlertPacer
 from bot.telegram.admin import ADMIN_CACHE_MAX_ENTRIES, AdminChecker
 
@@ -167,3 +169,18 @@ def test_alert_pacer_still_paces_each_chat_among_10000_others() -> None:
             assert pacer.try_acquire(-1) and pacer.try_acquire(-1) and not pacer.try_acquire(-1)
         clock.now += 0.01
     assert len(pacer._sent) <= 60 / 0.01 + 2
+
+
+async def _no_alert(_code: str | None) -> None:
+    return None
+
+
+async def test_pause_notices_stay_under_their_bound_and_are_forgotten_on_resume() -> None:
+    health = EmbeddingHealth(CircuitBreaker(), _no_alert)
+    await health.account_failed("Arrearage")
+    told = [chat_id for chat_id in range(2 * MAX_NOTICED_CHATS) if health.first_notice(chat_id)]
+    assert len(told) == 2 * MAX_NOTICED_CHATS  # each chat told once per pause
+    assert len(health._noticed) <= MAX_NOTICED_CHATS
+    assert not health.first_notice(2 * MAX_NOTICED_CHATS - 1)  # still remembered: told once, not per photo
+    await health.api_succeeded()
+    assert len(health._noticed) == 0
