@@ -85,10 +85,10 @@ class IngestService:
             return None
         self.on_enqueued()
         self._albums.expect(incoming)
-        await self.tell_if_paused(incoming)
+        await self._tell_if_paused(incoming)
         return job
 
-    async def tell_if_paused(self, incoming: IncomingMedia) -> None:
+    async def _tell_if_paused(self, incoming: IncomingMedia) -> None:
         if incoming.chat.type == "private" and incoming.edit_date is None and self._health.first_notice(
                 incoming.chat.id):
             await self._delivery.send_quietly(QueuedWhilePaused(audience(incoming)))
