@@ -17,6 +17,7 @@ import pytest
 from bot.config import Secret, Settings
 from bot.core.caps import OverCap
 from bot.core.embedding import Payer
+from bot.core.lifecycle import ChatLifecycle
 from bot.core.ports import ChatGone, TransientTelegramError, Undeliverable
 from bot.core.results import (
     Audience,
@@ -190,3 +191,14 @@ def test_vectors_of_the_fake_client_are_unit_length() -> None:
     from tests.support.embedder import unit_vector_for
 
     assert np.linalg.norm(unit_vector_for(b"x", 1024)) == pytest.approx(1.0, abs=1e-5)
+
+
+async def test_the_daily_sweep_prunes_finished_jobs_after_their_retention(core: Core) -> None:
+    await core.ingest(core.post(GROUP, 1, "f1"))
+    store = core.services.store
+    now = ChatLifecycle(store.chats, store.jobs, retention_days=30, job_retention_days=7)
+    assert await now.prune_jobs() == 0  # finished just now: kept for JOB_RETENTION_DAYS
+    later = ChatLifecycle(store.chats, store.jobs, retention_days=30, job_retention_days=7,
+                          clock=lambda: time.time() + 8 * 86400)
+    assert await later.prune_jobs() == 1
+    assert sum((await store.jobs.counts()).values()) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from bot.core.ports import ChatStore, JobQueue
 
@@ -19,11 +20,13 @@ SECONDS_PER_DAY = 86400
 
 
 class ChatLifecycle:
-    def __init__(self, chats: ChatStore, jobs: JobQueue, *, retention_days: int, job_retention_days: int) -> None:
+    def __init__(self, chats: ChatStore, jobs: JobQueue, *, retention_days: int, job_retention_days: int,
+                 clock: Callable[[], float] = time.time) -> None:
         self._chats = chats
         self._jobs = jobs
         self._retention_days = retention_days
         self._job_retention_days = job_retention_days
+        self._clock = clock
 
     async def added(self, chat_id: int) -> None:
         """Added, or re-added within the retention period: everything stored is served again."""
@@ -32,7 +35,7 @@ class ChatLifecycle:
 
     async def removed(self, chat_id: int) -> None:
         """Stop serving the chat; its data stays for the retention period (a re-add restores it)."""
-        await self._chats.mark_removed(chat_id, int(time.time()))
+        await self._chats.mark_removed(chat_id, int(self._clock()))
         log.info("bot removed from chat", extra={"chat_id": chat_id})
 
     async def migrated(self, old_chat_id: int, new_chat_id: int) -> None:
@@ -41,7 +44,7 @@ class ChatLifecycle:
 
     async def purge_expired(self) -> list[int]:
         """Chats removed longer ago than the retention period lose their data; returns their ids."""
-        cutoff = int(time.time()) - self._retention_days * SECONDS_PER_DAY
+        cutoff = int(self._clock()) - self._retention_days * SECONDS_PER_DAY
         expired = await self._chats.expired(cutoff)
         for chat_id in expired:
             await self._chats.purge(chat_id)
@@ -49,7 +52,7 @@ class ChatLifecycle:
         return expired
 
     async def prune_jobs(self) -> int:
-        cutoff = int(time.time()) - self._job_retention_days * SECONDS_PER_DAY
+        cutoff = int(self._clock()) - self._job_retention_days * SECONDS_PER_DAY
         pruned = await self._jobs.prune_finished(older_than=cutoff)
         if pruned:
             log.info("finished jobs pruned", extra={"count": pruned})
