@@ -1,7 +1,7 @@
 """`python -m bot`: long polling until SIGTERM/SIGINT, then finish the work in hand, close the database, exit 0.
 
 Exit codes: 0 after a clean stop, 2 on a configuration error (one line naming the variable), 3 when Telegram
-rejects TELEGRAM_BOT_TOKEN.
+rejects TELEGRAM_BOT_TOKEN, 4 when another bot process already serves the same SQLite database.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import sys
 from telegram import Update
 from telegram.error import InvalidToken
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
 from bot.telegram.app import build_application
+from storage.single_instance import AlreadyServing, InstanceLock
 
 EXIT_CONFIG_ERROR = 2
 EXIT_TOKEN_REJECTED = 3
+EXIT_ALREADY_SERVING = 4
 
 
 def main() -> int:
@@ -28,6 +30,19 @@ def main() -> int:
         return EXIT_CONFIG_ERROR
     secrets = (settings.telegram_bot_token.reveal(), settings.dashscope_api_key.reveal())
     configure_logging(settings.log_level, secrets=secrets)
+    try:
+        lock = InstanceLock.acquire(settings.database_path)
+    except AlreadyServing:
+        print(f"another mediabot process already serves {settings.database_path}; with SQLite only one may run "
+              "(stop it first)", file=sys.stderr)
+        return EXIT_ALREADY_SERVING
+    try:
+        return _serve(settings)
+    finally:
+        lock.release()
+
+
+def _serve(settings: Settings) -> int:
     application = build_application(settings)
     try:
         application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)

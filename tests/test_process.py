@@ -81,3 +81,29 @@ def test_sigterm_finishes_work_and_exits_zero(
     assert any(line["msg"] == "bot stopped" for line in lines)
     assert TOKEN not in err and TOKEN.replace(":", "%3A") not in err and API_KEY not in err
     assert db.exists()
+
+
+def test_a_second_bot_on_the_same_sqlite_database_refuses_to_start(
+    tmp_path: Path, fake_tg: FakeBotAPI, fake_ds: FakeDashScope
+) -> None:
+    env = bot_environment(fake_tg, fake_ds, tmp_path / "data" / "bot.db")
+    first = start_bot(env, tmp_path)
+    try:
+        fake_tg.wait_for_sync(lambda: fake_tg.calls("getUpdates"), timeout=30)
+        second = start_bot(env, tmp_path)
+        _out, err = second.communicate(timeout=30)
+        assert second.returncode == 4
+        assert err.startswith("another mediabot process already serves ") and err.count("\n") == 1
+        assert first.poll() is None  # the first one serves on, untouched
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+    polled = len(fake_tg.calls("getUpdates"))
+    third = start_bot(env, tmp_path)  # the lock went with the first process
+    try:
+        fake_tg.wait_for_sync(lambda: len(fake_tg.calls("getUpdates")) > polled, timeout=30)
+        assert third.poll() is None
+    finally:
+        third.send_signal(signal.SIGTERM)
+        third.communicate(timeout=30)
