@@ -1,4 +1,5 @@
-"""`python -m bot`: long polling until SIGTERM/SIGINT, then finish the work in hand, close the database, exit 0.
+"""`python -m bot`: long polling (or a webhook server when WEBHOOK_URL is set) until SIGTERM/SIGINT, then finish
+the work in hand, close the database, exit 0.
 
 Exit codes: 0 after a clean stop, 2 on a configuration error (one line naming the variable), 3 when Telegram
 rejects TELEGRAM_BOT_TOKEN, 4 when another bot process already serves the same SQLite database.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import urlsplit
 
 from telegram import Update
 from telegram.error import InvalidToken
@@ -45,7 +47,15 @@ def main() -> int:
 def _serve(settings: Settings) -> int:
     application = build_application(settings)
     try:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+        if settings.webhook_url:
+            host, port = settings.webhook_listen
+            application.run_webhook(
+                listen=host, port=port, url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+                webhook_url=settings.webhook_url, allowed_updates=Update.ALL_TYPES, close_loop=False,
+                secret_token=settings.webhook_secret.reveal() if settings.webhook_secret else None,
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
     except InvalidToken:
         logging.getLogger("bot").error("Telegram rejected TELEGRAM_BOT_TOKEN")
         return EXIT_TOKEN_REJECTED

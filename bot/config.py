@@ -95,6 +95,12 @@ class Settings:
     index_memory_mb: int = 1024
     # A self-hosted `telegram-bot-api --local` server has no 20 MB download limit and answers local paths.
     telegram_local_mode: bool = False
+    # Set: Telegram posts updates to this public HTTPS URL (webhook mode) instead of the bot polling for them.
+    webhook_url: str | None = None
+    webhook_listen: tuple[str, int] = ("0.0.0.0", 8080)
+    webhook_secret: Secret | None = None
+    # Set: /metrics (Prometheus) and /healthz are served on this host:port.
+    metrics_listen: tuple[str, int] | None = None
 
     @property
     def download_limit_bytes(self) -> int | None:
@@ -119,6 +125,25 @@ def _parse_url(value: str) -> str:
     if not re.match(r"^https?://[^/\s]+", value):
         raise ValueError("expected an http(s) URL")
     return value.rstrip("/")
+
+
+def _parse_https_url(value: str) -> str:
+    if not re.match(r"^https://[^/\s]+", value):
+        raise ValueError("expected an https:// URL (Telegram posts webhooks over HTTPS only)")
+    return value
+
+
+def _parse_host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port, e.g. 0.0.0.0:8080")
+    return host.strip("[]"), int(port)
+
+
+def _parse_webhook_secret(value: str) -> Secret:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+        raise ValueError("expected 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule for secret tokens)")
+    return Secret(value)
 
 
 def _parse_token(value: str) -> Secret:
@@ -243,4 +268,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
             "GROUP_ALERTS_PER_MINUTE", _positive(int), defaults.group_alerts_per_minute
         ),
         telegram_local_mode=r.optional("TELEGRAM_LOCAL_MODE", _parse_bool, False),
+        webhook_url=r.optional("WEBHOOK_URL", _parse_https_url, None),
+        webhook_listen=r.optional("WEBHOOK_LISTEN", _parse_host_port, defaults.webhook_listen),
+        webhook_secret=r.optional("WEBHOOK_SECRET", _parse_webhook_secret, None),
+        metrics_listen=r.optional("METRICS_LISTEN", _parse_host_port, None),
     )

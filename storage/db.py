@@ -83,6 +83,11 @@ class Database:
             finally:
                 await self.conn.execute("COMMIT")
 
+    async def ping(self) -> None:
+        """Raises when the database cannot answer (health checks)."""
+        async with self.read() as conn:
+            await conn.execute_fetchall("SELECT 1")
+
     def after_commit(self, callback: AfterCommit) -> None:
         """Run `callback` once the current transaction has committed; dropped if it rolls back."""
         if self._after_commit is None:

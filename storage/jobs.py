@@ -106,6 +106,16 @@ class JobRepository:
             )
         return {state.value: 0 for state in JobState} | {str(row[0]): int(row[1]) for row in rows}
 
+    async def backlog(self) -> tuple[int, int | None]:
+        """Jobs pending or running, and when the oldest pending one was created (None: none pending)."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT count(*), min(CASE WHEN state = 'pending' THEN created_at END) FROM jobs "
+                "WHERE state IN ('pending', 'running')"
+            )
+        count, oldest = next(iter(rows))
+        return int(count), None if oldest is None else int(oldest)
+
     async def pending_count(self) -> int:
         async with self._db.read() as conn:
             rows = await conn.execute_fetchall("SELECT count(*) FROM jobs WHERE state = 'pending'")

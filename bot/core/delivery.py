@@ -16,6 +16,7 @@ from bot.core.ports import ChatGateway, GatewayError, StatsStore, TransientTeleg
 from bot.core.results import Decision
 from bot.core.types import Outgoing
 from bot.errors import Disposition
+from bot.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Delivery:
         for attempt in range(1, self._attempts + 1):
             try:
                 await self._gateway.send(message)
+                metrics.REPLIES_SENT.inc()
                 return True
             except GatewayError as exc:
                 if exc.disposition in CHAT_FATES:
@@ -53,6 +55,7 @@ class Delivery:
                 if not retrying:
                     break
                 await asyncio.sleep(self._delay(exc, attempt))
+        metrics.REPLIES_FAILED.inc()
         await self._stats.add_reply_failed(message.chat_id)
         return False
 

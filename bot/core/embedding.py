@@ -21,6 +21,7 @@ from bot.core.types import MediaRef
 from bot.dashscope.errors import EmbeddingError
 from bot.dashscope.types import ContentInput, EmbedResult, TextEmbedding, TextInput, Usage
 from bot.errors import Disposition
+from bot.observability import metrics
 
 T = TypeVar("T")
 
@@ -130,6 +131,9 @@ class EmbeddingService:
 
     async def _record(self, spend: Spend, payer: Payer) -> Spend:
         await self._caps.record(payer.chat_id, payer.user_id, spend.usage, spend.requests)
+        metrics.API_REQUESTS.inc(spend.requests)
+        metrics.API_TOKENS.labels(type="text").inc(spend.usage.input_tokens)
+        metrics.API_TOKENS.labels(type="image").inc(spend.usage.image_tokens)
         return spend
 
     async def _reported(self, call: Awaitable[T]) -> T:
@@ -137,6 +141,7 @@ class EmbeddingService:
         try:
             result = await call
         except EmbeddingError as exc:
+            metrics.API_ERRORS.labels(code=exc.code or str(exc.status or "transport")).inc()
             if exc.disposition is Disposition.PAUSE_ACCOUNT:
                 await self._health.account_failed(exc.code or (str(exc.status) if exc.status else None))
             raise

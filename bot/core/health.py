@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.core.breaker import CircuitBreaker
+from bot.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,21 @@ class EmbeddingHealth:
 
     async def account_failed(self, code: str | None) -> None:
         if self.breaker.record_account_failure():
+            metrics.set_paused(self.breaker.cause)
             log.error("DashScope account error: embedding paused until a call succeeds", extra={"code": code})
             await self._alert_operators(code or "unknown")
 
     def service_failed(self) -> None:
         """A job failed with a retryable service error after the client's own retries."""
         if self.breaker.record_transient_failure():
+            metrics.set_paused(self.breaker.cause)
             log.warning("DashScope failing for every item: embedding paused until a probe succeeds")
 
     async def api_succeeded(self) -> None:
         cause = self.breaker.cause
         if not self.breaker.record_success():
             return
+        metrics.set_paused(None)
         self._noticed.clear()
         log.warning("embedding resumed", extra={"cause": cause})
         if cause == "account":

@@ -24,6 +24,7 @@ from bot.core.ports import ChatStore, ItemStore, JobQueue, StatsStore
 from bot.core.repost import AlertPacer, alerts_enabled_for, repost_threshold, repost_verdict
 from bot.core.results import Audience, Decision, FirstSeen, Hit, Matches, QueuedWhilePaused, RepostFound
 from bot.core.types import IncomingMedia
+from bot.observability import metrics
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item, Job, NewItem
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class IngestService:
         if embedded.caption is not None:
             vectors[FACET_CAPTION] = embedded.caption
         item = await self._items.add(_new_item(incoming, embedded, self._embedding.model.name), vectors)
+        metrics.ITEMS_STORED.labels(kind=item.kind, route=item.route).inc()
         log.info("item stored", extra={"chat_id": item.chat_id, "message_id": item.message_id, "kind": item.kind,
                                        "route": item.route, "from_cache": embedded.from_cache})
         return item, embedded.media
@@ -144,6 +146,7 @@ class IngestService:
         if verdict is None:
             return None
         if not self._pacer.try_acquire(item.chat_id):
+            metrics.ALERTS_DROPPED.inc()
             log.info("repost alert dropped by pacing", extra={"chat_id": item.chat_id})
             return None
         return RepostFound(to, verdict)

@@ -12,6 +12,7 @@ import numpy as np
 
 from bot.core.ports import ItemStore, NearestIndex
 from bot.core.results import Hit
+from bot.observability import metrics
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item
 
 MEDIA_ONLY = (FACET_MEDIA,)
@@ -27,8 +28,9 @@ class Neighbours:
                       before_item_id: int | None = None) -> list[Hit]:
         """Top-k hits at or above `min_score`; `before_item_id` keeps only items stored earlier than that one."""
         # Ask for extra rows: the later-item filter below may discard some.
-        rows = await self._index.search(chat_id, vector, k + len(exclude_item_ids) + 8, facets=facets,
-                                        exclude_item_ids=exclude_item_ids)
+        with metrics.SEARCH_SECONDS.time():
+            rows = await self._index.search(chat_id, vector, k + len(exclude_item_ids) + 8, facets=facets,
+                                            exclude_item_ids=exclude_item_ids)
         wanted = [(item_id, score) for item_id, _facet, score in rows
                   if score >= min_score and (before_item_id is None or item_id < before_item_id)][:k]
         found = await self._items.get_many([item_id for item_id, _ in wanted])

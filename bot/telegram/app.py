@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from telegram import BotCommand
@@ -15,6 +16,8 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings
+from bot.observability import metrics
+from bot.observability.server import MetricsServer
 from bot.replies.i18n import Lang, t
 from bot.replies.render import render
 from bot.telegram import register
@@ -52,6 +55,16 @@ class ConfirmWhenHandled(HTTPXRequest):
         return await super().do_request(*args, **kwargs)
 
 
+class AnsweredWhenHandled(asyncio.Queue[object]):
+    """The update queue in webhook mode: PTB's webhook answers Telegram 200 as soon as `put` returns, and Telegram
+    then forgets the update. Returning only once the queue has drained means a media update is answered only after
+    its job is stored; a crash before that leaves Telegram to deliver it again (the job key makes that harmless)."""
+
+    async def put(self, item: object) -> None:
+        await super().put(item)
+        await self.join()
+
+
 def command_menu(lang: Lang) -> list[BotCommand]:
     return [BotCommand(name, t(f"cmd_{name}", lang)) for name in MENU]
 
@@ -62,14 +75,23 @@ async def set_command_menu(application: BotApp) -> None:
 
 
 def build_application(settings: Settings) -> BotApp:
+    metrics_server: MetricsServer | None = None
+
     async def post_init(application: BotApp) -> None:
+        nonlocal metrics_server
         gateway = TelegramGateway(application.bot)
         services = await Services.start(settings, gateway, render)
         application.bot_data.attach(services, AdminChecker(application.bot, settings.admin_cache_seconds), gateway)
         await set_command_menu(application)
-        log.info("bot started", extra={"username": application.bot.username, "model": settings.embedding_model})
+        if settings.metrics_listen is not None:
+            metrics_server = observed(application, services, settings.metrics_listen)
+            await metrics_server.start()
+        log.info("bot started", extra={"username": application.bot.username, "model": settings.embedding_model,
+                                       "mode": "webhook" if settings.webhook_url else "polling"})
 
     async def post_stop(application: BotApp) -> None:
+        if metrics_server is not None:
+            await metrics_server.stop()
         await application.bot_data.services.stop()
 
     async def post_shutdown(application: BotApp) -> None:
@@ -79,7 +101,7 @@ def build_application(settings: Settings) -> BotApp:
         log.info("bot stopped")
 
     root = settings.telegram_api_url
-    update_queue: asyncio.Queue[object] = asyncio.Queue()
+    update_queue: asyncio.Queue[object] = AnsweredWhenHandled() if settings.webhook_url else asyncio.Queue()
     bot = TolerantBot(
         token=settings.telegram_bot_token.reveal(),
         base_url=f"{root}/bot",
@@ -102,3 +124,19 @@ def build_application(settings: Settings) -> BotApp:
     )
     register(application)
     return application
+
+
+def observed(application: BotApp, services: Services, listen: tuple[str, int]) -> MetricsServer:
+    """/healthz is healthy while the database answers and updates are being taken (polling or the webhook)."""
+
+    async def healthy() -> bool:
+        await services.store.db.ping()
+        updater = application.updater
+        return application.running and updater is not None and updater.running
+
+    async def refresh() -> None:
+        depth, oldest = await services.store.jobs.backlog()
+        metrics.QUEUE_DEPTH.set(depth)
+        metrics.QUEUE_OLDEST_AGE.set(0 if oldest is None else max(0.0, time.time() - oldest))
+
+    return MetricsServer(*listen, healthy=healthy, refresh=refresh)

@@ -14,6 +14,17 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.observability import metrics
+
+UPDATE_TYPES = tuple(Update.ALL_TYPES)
+
+
+def update_type(update: object) -> str:
+    """The kind of update (message, callback_query, my_chat_member, …), for the updates counter."""
+    if not isinstance(update, Update):
+        return "other"
+    return next((kind for kind in UPDATE_TYPES if getattr(update, kind, None) is not None), "unreadable")
+
 
 class PerChatOrderedProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int) -> None:
@@ -22,6 +33,7 @@ class PerChatOrderedProcessor(BaseUpdateProcessor):
         self._holders: dict[int, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        metrics.UPDATES.labels(type=update_type(update)).inc()
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             await coroutine

@@ -1,0 +1,1 @@
+"""What an operator watches: Prometheus metrics, and the /metrics and /healthz endpoints that serve them."""
