@@ -2,7 +2,8 @@
 the work in hand, close the database, exit 0.
 
 Exit codes: 0 after a clean stop, 2 on a configuration error (one line naming the variable), 3 when Telegram
-rejects TELEGRAM_BOT_TOKEN, 4 when another bot process already serves the same SQLite database.
+rejects TELEGRAM_BOT_TOKEN, 4 when another bot process already serves the same SQLite database. `python -m bot
+import-history …` imports a chat export instead (bot.history).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from telegram import Update
 from telegram.error import InvalidToken
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.history import main as import_history
 from bot.logs import configure_logging
 from bot.telegram.app import build_application
 from storage.single_instance import AlreadyServing, InstanceLock
@@ -25,6 +27,8 @@ EXIT_ALREADY_SERVING = 4
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["import-history"]:
+        return import_history(sys.argv[2:])
     try:
         settings = load_settings()
     except ConfigError as exc:

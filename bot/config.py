@@ -76,6 +76,8 @@ class Settings:
     dashscope_rpm: int = 120
     dashscope_concurrency: int = 4
     dashscope_timeout: float = 60.0
+    # import-history's share of the budget (None: half of DASHSCOPE_RPM, the rest stays for the live bot).
+    import_rpm: int | None = None
     # Ingestion queue.
     workers: int = 4
     job_max_attempts: int = 8
@@ -101,6 +103,10 @@ class Settings:
     webhook_secret: Secret | None = None
     # Set: /metrics (Prometheus) and /healthz are served on this host:port.
     metrics_listen: tuple[str, int] | None = None
+
+    @property
+    def import_requests_per_minute(self) -> int:
+        return self.import_rpm if self.import_rpm is not None else max(1, self.dashscope_rpm // 2)
 
     @property
     def download_limit_bytes(self) -> int | None:
@@ -272,4 +278,5 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
         webhook_listen=r.optional("WEBHOOK_LISTEN", _parse_host_port, defaults.webhook_listen),
         webhook_secret=r.optional("WEBHOOK_SECRET", _parse_webhook_secret, None),
         metrics_listen=r.optional("METRICS_LISTEN", _parse_host_port, None),
+        import_rpm=r.optional("IMPORT_RPM", _positive(int), None),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from dataclasses import dataclass, field
 
 from bot.config import Settings
@@ -28,7 +29,7 @@ from bot.core.ports import ChatGateway
 from bot.core.report import ReportService
 from bot.core.repost import AlertPacer
 from bot.core.results import OperatorAlert
-from bot.core.routes import MediaRoutes
+from bot.core.routes import FileSource, MediaRoutes
 from bot.core.search import SearchFloors, SearchService
 from bot.core.similar import SimilarService
 from bot.core.worker import JobRunner
@@ -61,18 +62,12 @@ class Services:
     async def start(cls, settings: Settings, gateway: ChatGateway, present: Presenter, *,
                     client: DashScopeClient | None = None) -> Services:
         store = await Store.open(settings.database_path)
-        client = client or DashScopeClient(
-            api_key=settings.dashscope_api_key.reveal(), base_url=settings.dashscope_base_url,
-            model=settings.embedding_model, requests_per_minute=settings.dashscope_rpm,
-            max_concurrency=settings.dashscope_concurrency, timeout=settings.dashscope_timeout,
-        )
+        client = client or dashscope_client(settings, settings.dashscope_rpm)
         delivery = Delivery(gateway, present, store.stats)
         health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery))
         indexes = IndexRegistry(store.items, client.spec.name, client.spec.dimension)
         neighbours = Neighbours(store.items, indexes)
-        embedding = EmbeddingService(client, MediaRoutes(client, gateway, settings.download_limit_bytes),
-                                     store.cache, SpendCaps(store.stats, per_chat=settings.daily_chat_request_cap,
-                                                            per_user=settings.daily_user_request_cap), health)
+        embedding = embedding_service(settings, store, client, gateway, health)
         pacer = AlertPacer(settings.group_alerts_per_minute)
         albums = AlbumCollector(settings.album_debounce_seconds, delivery, pacer)
         ingest = IngestService(
@@ -112,6 +107,26 @@ class Services:
     async def close(self) -> None:
         await self.client.aclose()
         await self.store.close()
+
+
+def dashscope_client(settings: Settings, requests_per_minute: int) -> DashScopeClient:
+    return DashScopeClient(
+        api_key=settings.dashscope_api_key.reveal(), base_url=settings.dashscope_base_url,
+        model=settings.embedding_model, requests_per_minute=requests_per_minute,
+        max_concurrency=settings.dashscope_concurrency, timeout=settings.dashscope_timeout,
+    )
+
+
+def embedding_service(settings: Settings, store: Store, client: DashScopeClient, source: FileSource,
+                      health: EmbeddingHealth, *, caps_lifted: bool = False) -> EmbeddingService:
+    """The one embedding path, over Telegram's files (the bot) or an export folder's (import-history); an import
+    may lift the daily caps for its run, and still records what it spent."""
+    per_chat, per_user = settings.daily_chat_request_cap, settings.daily_user_request_cap
+    if caps_lifted:
+        per_chat = per_user = sys.maxsize
+    caps = SpendCaps(store.stats, per_chat=per_chat, per_user=per_user)
+    return EmbeddingService(client, MediaRoutes(client, source, settings.download_limit_bytes), store.cache, caps,
+                            health)
 
 
 def _operator_alerter(settings: Settings, delivery: Delivery) -> OperatorAlerter:

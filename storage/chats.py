@@ -64,6 +64,15 @@ class ChatRepository:
         async with self._db.transaction() as conn:
             await conn.execute("UPDATE chats SET removed_at = NULL WHERE chat_id = ?", (chat_id,))
 
+    async def known_ids(self) -> set[int]:
+        """Every chat the bot has stored anything for: settings, items or queued work."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT chat_id FROM chats UNION SELECT DISTINCT chat_id FROM items "
+                "UNION SELECT DISTINCT chat_id FROM jobs"
+            )
+        return {int(row[0]) for row in rows}
+
     async def is_active(self, chat_id: int) -> bool:
         async with self._db.read() as conn:
             rows = await conn.execute_fetchall(

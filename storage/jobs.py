@@ -121,6 +121,15 @@ class JobRepository:
             rows = await conn.execute_fetchall("SELECT count(*) FROM jobs WHERE state = 'pending'")
         return int(next(iter(rows))[0])
 
+    async def due_count(self, *, now: int) -> int:
+        """Jobs running or due to run: work people may be waiting on (an import of history waits for none)."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT count(*) FROM jobs WHERE state = 'running' OR (state = 'pending' AND next_attempt_at <= ?)",
+                (now,),
+            )
+        return int(next(iter(rows))[0])
+
     async def get(self, job_id: int) -> Job | None:
         async with self._db.read() as conn:
             rows = list(await conn.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot.core.ports import ChatGateway, FileTooBig
+from bot.core.ports import FileTooBig
 from bot.core.types import FileRef, MediaRef
 from bot.dashscope.types import ContentInput, ImageInput, MultiImageInput, VideoInput
 from bot.media.errors import MediaError, MediaTooLarge, UnsupportedMedia
@@ -46,10 +46,17 @@ class Uploader(Protocol):
     async def upload(self, data: bytes, filename: str, content_type: str) -> str: ...
 
 
+class FileSource(Protocol):
+    """Where media files come from: Telegram (the chat gateway) for live messages, a folder for an imported export
+    (bot.core.local_files); everything after the download is the same route."""
+
+    async def download(self, file: FileRef) -> bytes | Path: ...
+
+
 class MediaRoutes:
-    def __init__(self, client: Uploader, gateway: ChatGateway, download_limit: int | None) -> None:
+    def __init__(self, client: Uploader, source: FileSource, download_limit: int | None) -> None:
         self._client = client
-        self._gateway = gateway
+        self._source = source
         self._download_limit = download_limit
 
     async def prepare(self, media: MediaRef) -> Prepared:
@@ -101,7 +108,7 @@ class MediaRoutes:
     async def _download(self, file: FileRef) -> bytes | Path:
         if self._download_limit is not None and file.file_size and file.file_size > self._download_limit:
             raise FileTooBig(f"{file.file_size} bytes")
-        return await self._gateway.download(file)
+        return await self._source.download(file)
 
 
 async def _read(source: bytes | Path) -> bytes:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -223,3 +224,15 @@ def _smallest_jpeg_within(image: Image.Image, max_bytes: int) -> bytes | None:
             return buffer.getvalue()
     logger.debug("jpeg over budget at every quality", extra={"size": image.size, "max_bytes": max_bytes})
     return None
+
+
+def sent_size(path: Path, *, max_side: int = DEFAULT_MAX_SIDE) -> tuple[int, int]:
+    """The size `prepare_image` would send for this file, from its header alone (EXIF rotation aside: the area is
+    the same): estimates cost without decoding a single pixel."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise CorruptMedia(f"not a readable picture: {exc}") from exc
+    scale = min(1.0, max_side / max(width, height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))

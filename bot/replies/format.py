@@ -9,6 +9,7 @@ import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.core.importer import IMPORTED_FILE_ID
 from bot.core.results import Hit
 from bot.core.types import ChatRef, MediaOut, Outgoing
 from bot.replies.i18n import Lang, t
@@ -69,8 +70,8 @@ def repost_alert(chat: ChatRef, reply_to: int, hit: Hit, lang: Lang) -> Outgoing
         text = t("repost_identical", lang, **values)
     else:
         text = t("repost_similar", lang, score=percent(hit.score), **values)
-    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html=text,
-                    media=(MediaOut(kind=hit.item.kind, file_id=hit.item.file_id),))
+    media = (MediaOut(kind=hit.item.kind, file_id=hit.item.file_id),) if sendable(hit.item) else ()
+    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html=text, media=media)
 
 
 def album_repost_alert(chat: ChatRef, reply_to: int, hits: Sequence[tuple[int, Hit]], lang: Lang) -> Outgoing:
@@ -83,10 +84,17 @@ def album_repost_alert(chat: ChatRef, reply_to: int, hits: Sequence[tuple[int, H
 
 
 def matches_reply(chat: ChatRef, reply_to: int | None, hits: Sequence[Hit], header_html: str, lang: Lang) -> Outgoing:
-    """The matched media themselves (an album when several), each captioned with %, poster, date and link."""
+    """The matched media themselves (an album when several), each captioned with %, poster, date and link; items
+    imported from an export have no file to send and are listed under the header, each by its link."""
     media = tuple(MediaOut(kind=h.item.kind, file_id=h.item.file_id, caption_html=hit_caption(chat, h, lang))
-                  for h in hits)
-    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html=header_html, media=media)
+                  for h in hits if sendable(h.item))
+    listed = [f"• {hit_caption(chat, h, lang)}" for h in hits if not sendable(h.item)]
+    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html="\n".join([header_html, *listed]), media=media)
+
+
+def sendable(item: Item) -> bool:
+    """Items imported from a chat export carry no Telegram file id: they can be linked to, not sent."""
+    return item.file_id != IMPORTED_FILE_ID
 
 
 def text_reply(chat_id: int, reply_to: int | None, text_html: str) -> Outgoing:

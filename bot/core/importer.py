@@ -1,0 +1,215 @@
+"""Importing a chat's past from a Telegram Desktop export: each media message through the same routes, cache,
+caps and API as a live one, stored with its original message id, sender and date.
+
+Idempotent and resumable by construction: an item is keyed by its message (chat, message id), the import skips
+messages already stored (imported before, or seen live), and every file's vector is cached before its item is
+stored, so a run killed at any moment and run again creates each item once and pays for each file once. The
+import yields to live traffic: while the bot has due jobs, it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from bot.core.embedding import EmbeddingService, Payer
+from bot.core.local_files import FolderFiles
+from bot.core.ports import ChatStore, ItemStore
+from bot.core.types import ChatRef, FileRef, MediaKind, MediaRef
+from bot.errors import Disposition, Failure
+from bot.export.chats import ExportChat
+from bot.export.errors import ExportError
+from bot.export.messages import ExportMessage
+from bot.export.reader import BadMessage, Entry
+from storage.models import FACET_CAPTION, FACET_MEDIA, NewItem
+
+log = logging.getLogger(__name__)
+
+IMPORTED_FILE_ID = ""
+"""Imported items have no Telegram file id: replies show them by a link to their message instead."""
+LIVE_POLL_SECONDS = 0.5
+
+
+class ImportStopped(ExportError):
+    """The import cannot go on now (daily cap, account trouble, DashScope down); run again later to continue."""
+
+
+class LiveTraffic(Protocol):
+    """The running bot's queue (storage.jobs.JobRepository): jobs due now are people waiting."""
+
+    async def due_count(self, *, now: int) -> int: ...
+
+
+@dataclass
+class ImportTally:
+    total: int = 0
+    """Media messages with a file to embed, when known in advance (the progress bar's end)."""
+    done: int = 0
+    imported: int = 0
+    already_present: int = 0
+    without_file: int = 0
+    unsupported: int = 0
+    not_media: int = 0
+    requests: float = 0.0
+    failed: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+
+@dataclass(frozen=True)
+class ChatChoice:
+    """Which chats of an export to import and under which id: `chat_id` overrides (single chat) or picks (whole
+    account); without it a whole-account export imports the chats the bot already knows."""
+
+    chat_id: int | None
+    known: frozenset[int]
+
+
+def target(chat: ExportChat, choice: ChatChoice) -> ChatRef | None:
+    """The chat to import `chat` into, or None to pass over it; a single chat that no bot can be in is an error."""
+    if chat.whole_account:
+        try:
+            derived = chat.bot_chat_id
+        except ExportError:
+            return None
+        wanted = derived == choice.chat_id if choice.chat_id is not None else derived in choice.known
+        return ChatRef(derived, chat.bot_type, title=chat.name) if wanted else None
+    derived_type = chat.bot_type
+    return ChatRef(choice.chat_id if choice.chat_id is not None else chat.bot_chat_id, derived_type, title=chat.name)
+
+
+Outcome = Callable[[ImportTally], None]
+
+_STOPPING = {Disposition.OVER_CAP: "the daily request cap is reached (pass --ignore-caps to lift it for a run)",
+             Disposition.PAUSE_ACCOUNT: "DashScope refused the account (key, billing or access)",
+             Disposition.RETRY_SERVICE: "DashScope is unavailable", Disposition.RETRY: "a transient error",
+             Disposition.CHAT_GONE: "the chat is gone", Disposition.CHAT_MOVED: "the chat moved"}
+"""What stops a run (anything but a failure of the item itself); a later run continues where this one stopped."""
+
+
+class HistoryImporter:
+    def __init__(self, *, items: ItemStore, chats: ChatStore, embedding: EmbeddingService, files: FolderFiles,
+                 traffic: LiveTraffic, poll_seconds: float = LIVE_POLL_SECONDS) -> None:
+        self._items = items
+        self._chats = chats
+        self._embedding = embedding
+        self._files = files
+        self._traffic = traffic
+        self._poll = poll_seconds
+
+    async def run(self, entries: Iterable[Entry], choose: Callable[[ExportChat], ChatRef | None],
+                  tally: ImportTally, progress: Outcome) -> None:
+        """Every message of the chosen chats, in file order. Export errors (a truncated file) propagate after
+        everything before them was stored."""
+        chat: ChatRef | None = None
+        for entry in entries:
+            if isinstance(entry, ExportChat):
+                chat = choose(entry)
+                if chat is not None:
+                    await self._chats.mark_active(chat.id)
+                continue
+            if chat is None:
+                continue
+            if isinstance(entry, BadMessage):
+                tally.failed[entry.reason] += 1
+            else:
+                await self._one(chat, entry, tally)
+            progress(tally)
+
+    async def _one(self, chat: ChatRef, message: ExportMessage, tally: ImportTally) -> None:
+        if message.kind in ("text", "service"):
+            tally.not_media += 1
+        elif message.file_left_out:
+            tally.without_file += 1
+        elif not message.embeddable:
+            tally.unsupported += 1
+        else:
+            await self._media(chat, message, tally)
+            tally.done += 1
+
+    async def _media(self, chat: ChatRef, message: ExportMessage, tally: ImportTally) -> None:
+        if await self._items.by_message(chat.id, message.id) is not None:
+            tally.already_present += 1
+            return
+        await self._wait_for_quiet()
+        try:
+            await self._store(chat, message, tally)
+        except Failure as exc:
+            if exc.disposition is not Disposition.FAIL_ITEM:
+                raise ImportStopped(f"stopped at message {message.id}: {_STOPPING[exc.disposition]} ({exc})") from exc
+            if exc.message_key == "unsupported":
+                tally.unsupported += 1
+            else:
+                tally.failed[f"{exc.message_key}: {exc}"] += 1
+            log.info("message not imported", extra={"chat_id": chat.id, "message_id": message.id,
+                                                    "reason": str(exc), "key": exc.message_key})
+
+    async def _store(self, chat: ChatRef, message: ExportMessage, tally: ImportTally) -> None:
+        media = await self._media_ref(message)
+        embedded = await self._embedding.media(media, message.caption, Payer(chat.id, None))
+        tally.requests += embedded.spend.requests
+        vectors = {FACET_MEDIA: embedded.media}
+        if embedded.caption is not None:
+            vectors[FACET_CAPTION] = embedded.caption
+        await self._items.add(NewItem(
+            chat_id=chat.id, message_id=message.id, sender_id=message.sender_id, sender_name=message.sender_name,
+            date=message.date, kind=media.kind, file_id=IMPORTED_FILE_ID, file_unique_id=media.file.file_unique_id,
+            caption=message.caption, model=self._embedding.model.name, route=embedded.route,
+        ), vectors)
+        tally.imported += 1
+
+    async def _media_ref(self, message: ExportMessage) -> MediaRef:
+        """The file is named by its content (`export:<sha256>`): the same file twice, in any chat or run, is
+        embedded once."""
+        assert message.path is not None  # embeddable
+        path = self._files.resolve(message.path)
+        digest = await asyncio.to_thread(_sha256, path)
+        thumbnail = _thumbnail(self._files, message.thumbnail)
+        return MediaRef(kind=_media_kind(message), file=FileRef(message.path, f"export:{digest}", path.stat().st_size),
+                        mime_type=message.mime_type, thumbnail=thumbnail, sticker_format=message.sticker_format,
+                        file_name=message.file_name)
+
+    async def _wait_for_quiet(self) -> None:
+        """People waiting on the live bot go first: no import request while its queue has due jobs. The queue is
+        another process's, so there is no event to wait on: it is polled."""
+        while await self._traffic.due_count(now=int(time.time())) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(self._poll)
+
+
+_MEDIA_KINDS: dict[str, MediaKind] = {
+    "photo": "photo", "image_document": "image_document", "video": "video", "animation": "animation",
+    "video_note": "video_note", "sticker": "sticker", "video_document": "video_document", "document": "document",
+}
+
+
+def _media_kind(message: ExportMessage) -> MediaKind:
+    """Only embeddable messages get here; their export kinds are the live pipeline's media kinds."""
+    return _MEDIA_KINDS[message.kind]
+
+
+def _thumbnail(files: FolderFiles, relative: str | None) -> FileRef | None:
+    """A thumbnail outside the folder or missing is no thumbnail (the route falls back without it)."""
+    if relative is None:
+        return None
+    try:
+        files.resolve(relative)
+    except Failure:
+        return None
+    return FileRef(relative, f"export-thumb:{relative}")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
