@@ -98,9 +98,13 @@ class Chooser:
             self.chosen += 1
             print(f"chat {chat.name!r} ({chat.type}) → chat id {picked.id}")
         elif chat.whole_account:
-            reason = "not the --chat-id asked for" if self.choice.chat_id is not None else "not known to the bot"
-            print(f"passing over chat {chat.name!r} ({chat.type}): {reason}")
+            print(f"passing over chat {chat.name!r} ({chat.type}): {self._reason(chat)}")
         return picked
+
+    def _reason(self, chat: ExportChat) -> str:
+        if not chat.is_bot_chat:
+            return "not a chat a bot can be in"
+        return "not the --chat-id asked for" if self.choice.chat_id is not None else "not known to the bot"
 
     def nothing_chosen(self) -> str | None:
         if self.chosen:

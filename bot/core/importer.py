@@ -77,10 +77,9 @@ class ChatChoice:
 def target(chat: ExportChat, choice: ChatChoice) -> ChatRef | None:
     """The chat to import `chat` into, or None to pass over it; a single chat that no bot can be in is an error."""
     if chat.whole_account:
-        try:
-            derived = chat.bot_chat_id
-        except ExportError:
+        if not chat.is_bot_chat:
             return None
+        derived = chat.bot_chat_id
         wanted = derived == choice.chat_id if choice.chat_id is not None else derived in choice.known
         return ChatRef(derived, chat.bot_type, title=chat.name) if wanted else None
     derived_type = chat.bot_type
@@ -149,7 +148,7 @@ class HistoryImporter:
             if exc.message_key == "unsupported":
                 tally.unsupported += 1
             else:
-                tally.failed[f"{exc.message_key}: {exc}"] += 1
+                tally.failed[str(exc) or exc.message_key] += 1
             log.info("message not imported", extra={"chat_id": chat.id, "message_id": message.id,
                                                     "reason": str(exc), "key": exc.message_key})
 

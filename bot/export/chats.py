@@ -29,6 +29,10 @@ class ExportChat:
     """Listed in a whole-account export (`chats.list`) rather than exported alone."""
 
     @property
+    def is_bot_chat(self) -> bool:
+        return self.type in _BOT_TYPES
+
+    @property
     def bot_type(self) -> BotChatType:
         try:
             return _BOT_TYPES[self.type]
