@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.core.breaker import CircuitBreaker
 from bot.core.chat_settings import parse_settings_args
 from bot.core.failures import backoff_delay
+from bot.core.importer import IMPORTED_FILE_ID
 from bot.core.ingest import job_key
 from bot.core.repost import AlertPacer, alerts_enabled_for, repost_verdict
 from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Sender
@@ -53,6 +56,17 @@ def test_alert_escapes_names_and_states_identical() -> None:
     assert out.reply_to == 99 and out.media[0].file_id == "f1"
     assert out.text_html is not None
     assert "Ann &lt;admin&gt;" in out.text_html and "identical" in out.text_html and "%" not in out.text_html
+
+
+def test_imported_items_are_linked_beside_the_media_that_can_be_sent() -> None:
+    chat = ChatRef(-1001234567890, "supergroup", username="pub")
+    old = replace(item(2, name="Bob"), file_id=IMPORTED_FILE_ID)
+    out = fmt.matches_reply(chat, 5, [fmt.Hit(item(1), 0.9), fmt.Hit(old, 0.8)], "Header", "en")
+    assert [media.file_id for media in out.media] == ["f1"]
+    assert out.text_html is not None
+    assert out.text_html.startswith("Header\n• 80% · Bob · ") and "https://t.me/pub/42" in out.text_html
+    alert = fmt.repost_alert(chat, 9, fmt.Hit(old, 0.97), "en")
+    assert alert.media == () and alert.text_html is not None and "https://t.me/pub/42" in alert.text_html
 
 
 def test_percent_is_clamped() -> None:
