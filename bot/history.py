@@ -27,6 +27,7 @@ from bot.core.local_files import FolderFiles
 from bot.core.types import ChatRef
 from bot.export.chats import ExportChat
 from bot.export.errors import ExportError
+from bot.export.messages import ExportMessage
 from bot.export.reader import Export, locate, read
 from bot.logs import configure_logging
 from bot.wiring import dashscope_client, embedding_service
@@ -177,7 +178,7 @@ def _embeddable_count(export: Export, chooser: Chooser) -> int:
         for entry in read(export):
             if isinstance(entry, ExportChat):
                 chosen = target(entry, chooser.choice) is not None
-            elif chosen and getattr(entry, "embeddable", False):
+            elif chosen and isinstance(entry, ExportMessage) and entry.embeddable:
                 count += 1
     except ExportError:
         pass

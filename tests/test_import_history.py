@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.config import Settings
 from bot.core.importer import IMPORTED_FILE_ID
 from bot.history import EXIT_BAD_INPUT, EXIT_DONE, EXIT_STOPPED, parse_args, run
+from storage.models import FACET_MEDIA
 from storage.store import Store
 from tests.fakes.dashscope import FakeDashScope
 from tests.media_samples import garbage, video
 from tests.pictures import picture
 from tests.support.exports import LEFT_OUT, ExportBuilder, whole_account
+from tests.support.storage import new_item
 
 CHAT_ID = -1001234567890
 
@@ -77,6 +81,19 @@ async def test_a_second_run_imports_nothing_twice_and_calls_no_api(
     assert len(fake_ds.embed_requests) == calls
     assert "skipped as already present: 3" in capsys.readouterr().out
     assert len(await stored(settings)) == 3
+
+
+async def test_a_message_seen_live_is_not_imported_again(make_settings, fake_ds: FakeDashScope, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    settings = make_settings()
+    store = await Store.open(settings.database_path)
+    live = replace(new_item(CHAT_ID, 2, model="multimodal-embedding-v1"), file_id="telegram-file-id")
+    await store.items.add(live, {FACET_MEDIA: np.ones(1024)})
+    await store.close()
+    folder = sample_export(tmp_path / "export").write()
+    assert await import_history(settings, str(folder)) == EXIT_DONE
+    assert (await stored(settings))[2][4] == "telegram-file-id"
+    assert "imported: 2" in capsys.readouterr().out and len(fake_ds.embed_requests) == 2
 
 
 async def test_chat_id_override_files_the_chat_elsewhere(make_settings, tmp_path: Path) -> None:
@@ -230,3 +247,13 @@ async def test_import_waits_while_the_live_bot_has_due_jobs(make_settings, tmp_p
     assert await asyncio.wait_for(task, 20) == EXIT_DONE
     await store.close()
     assert len(await stored(settings)) == 3
+
+
+async def test_off_a_terminal_progress_goes_to_periodic_log_lines(
+        make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr("bot.history.PROGRESS_LOG_SECONDS", 0.0)
+    folder = sample_export(tmp_path / "export").write()
+    with caplog.at_level("INFO", logger="bot.history"):
+        assert await import_history(make_settings(), str(folder)) == EXIT_DONE
+    lines = [record for record in caplog.records if record.getMessage() == "import progress"]
+    assert lines and lines[-1].__dict__["done"] == 3 and lines[-1].__dict__["total"] == 3

@@ -25,7 +25,6 @@ from bot.core.ports import ChatStore, ItemStore
 from bot.core.types import ChatRef, FileRef, MediaKind, MediaRef
 from bot.errors import Disposition, Failure
 from bot.export.chats import ExportChat
-from bot.export.errors import ExportError
 from bot.export.messages import ExportMessage
 from bot.export.reader import BadMessage, Entry
 from storage.models import FACET_CAPTION, FACET_MEDIA, NewItem
@@ -37,7 +36,7 @@ IMPORTED_FILE_ID = ""
 LIVE_POLL_SECONDS = 0.5
 
 
-class ImportStopped(ExportError):
+class ImportStopped(Exception):
     """The import cannot go on now (daily cap, account trouble, DashScope down); run again later to continue."""
 
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import ijson
 
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 RESULT_FILE = "result.json"
 _CHAT_PREFIXES = ("", "chats.list.item")
 _HEADER_FIELDS = ("name", "type", "id")
+_MESSAGE_PREFIXES = ("messages.item", "chats.list.item.messages.item")
+_MESSAGE_ID_PREFIXES = tuple(f"{prefix}.id" for prefix in _MESSAGE_PREFIXES)
+_MESSAGE_MARK = "messages.item"
 
 
 @dataclass(frozen=True)
@@ -55,91 +58,105 @@ Entry = ExportChat | ExportMessage | BadMessage
 
 
 def read(export: Export) -> Iterator[Entry]:
-    """Each chat, then its messages, in file order; raises ExportTruncated at a break (after yielding all before)."""
+    """Each chat, then its messages, in file order; raises ExportTruncated at a break (after yielding all before).
+
+    Two passes, both in yajl's C code for the bulk of the work: an outline of the chats (headers, and how many
+    complete messages each holds) from the event stream, then the message objects themselves, built by
+    `ijson.items`. Building them from events in Python would be several times slower on a large export."""
+    outline = _outline(export)
     try:
         with export.result.open("rb") as file:
-            yield from _walk(file)
+            messages = ijson.items(file, outline.message_prefix, use_float=True)
+            for chat, count in outline.chats:
+                yield chat
+                for position in range(1, count + 1):
+                    yield _parsed(next(messages), position)
     except OSError as exc:
         raise NotAnExport(f"{export.result}: cannot be read ({exc.strerror or exc})") from exc
+    if outline.broken is not None:
+        raise outline.broken
 
 
-def _walk(file: IO[bytes]) -> Iterator[Entry]:
+@dataclass
+class _Outline:
+    chats: list[tuple[ExportChat, int]]
+    message_prefix: str
+    broken: ExportTruncated | None = None
+
+
+def _outline(export: Export) -> _Outline:
     walker = _Walker()
     try:
-        for prefix, event, value in ijson.parse(file, use_float=True):
-            yield from walker.feed(prefix, event, value)
-    except ijson.IncompleteJSONError as exc:
-        if walker.started:
-            raise ExportTruncated(f"{walker.where()}; the file breaks off there ({_first_line(exc)})") from exc
-        raise NotAnExport(f"not a JSON export ({_first_line(exc)})") from exc
-    except ijson.JSONError as exc:
-        if walker.started:
-            raise ExportTruncated(f"{walker.where()}; invalid JSON there ({_first_line(exc)})") from exc
-        raise NotAnExport(f"not a JSON export ({_first_line(exc)})") from exc
+        with export.result.open("rb") as file:
+            for prefix, event, value in ijson.parse(file, use_float=True):
+                walker.feed(prefix, event, value)
+    except OSError as exc:
+        raise NotAnExport(f"{export.result}: cannot be read ({exc.strerror or exc})") from exc
+    except ijson.JSONError as exc:  # IncompleteJSONError too
+        if not walker.chats:
+            raise NotAnExport(f"not a JSON export ({_first_line(exc)})") from exc
+        return walker.outline(ExportTruncated(f"{walker.where()}; the file breaks off there ({_first_line(exc)})"))
     if not walker.chats:
         raise NotAnExport("no chat with messages in it: not a Telegram Desktop JSON export")
+    return walker.outline(None)
+
+
+def _parsed(raw: dict[str, Any], position: int) -> ExportMessage | BadMessage:
+    try:
+        return parse_message(raw)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        return BadMessage(position, f"message {position} of the chat is malformed: {exc!r}")
 
 
 class _Walker:
-    """The state between events: the chat being read, and the message object being built."""
+    """The outline pass: chat headers, and per chat the complete messages and the last message id seen."""
 
     def __init__(self) -> None:
-        self.chats = 0
-        self.messages = 0
-        self.last_id: int | None = None
-        self.started = False
+        self.chats: list[tuple[ExportChat, int]] = []
         self._header: dict[str, Any] = {}
         self._base = ""
-        self._builder: Any = None
-        self._depth = 0
+        self._last_id: Any = None
+        """The id of the last complete message (`_current_id`: of the one being read)."""
+        self._current_id: Any = None
+
+    def outline(self, broken: ExportTruncated | None) -> _Outline:
+        base = self._base
+        return _Outline(self.chats, f"{base}.messages.item" if base else "messages.item", broken)
 
     def where(self) -> str:
-        after = f" (last message id {self.last_id})" if self.last_id is not None else ""
-        return f"chat {self.chats}, after {self.messages} messages{after}"
+        chat, count = self.chats[-1]
+        after = f" (last message id {self._last_id})" if self._last_id is not None else ""
+        return f"chat {len(self.chats)} ({chat.name!r}), after {count} messages{after}"
 
-    def feed(self, prefix: str, event: str, value: Any) -> Iterator[Entry]:
-        self.started = self.started or event in ("start_map", "start_array")
-        if self._builder is not None:
-            yield from self._build(event, value)
+    def feed(self, prefix: str, event: str, value: Any) -> None:
+        """One parser event; called for every value of a big export, so the common case (inside a message) is a
+        couple of string comparisons."""
+        if _MESSAGE_MARK in prefix:
+            if event == "end_map" and prefix in _MESSAGE_PREFIXES:
+                chat, count = self.chats[-1]
+                self.chats[-1] = (chat, count + 1)
+                self._last_id = self._current_id
+            elif prefix in _MESSAGE_ID_PREFIXES:
+                self._current_id = value
             return
-        chat = _chat_prefix(prefix, event)
-        if chat is not None:
-            self._base = chat
-            if event == "start_map":
-                self._header = {}
-            elif prefix.endswith("messages") and event == "start_array":
-                yield self._chat()
-            elif event in ("string", "number"):
-                self._header[prefix.rsplit(".", 1)[-1]] = value
+        base = _chat_prefix(prefix, event)
+        if base is None:
             return
-        if event == "start_map" and _message_prefix(prefix):
-            self._builder = ijson.ObjectBuilder()
-            self._depth = 0
-            yield from self._build(event, value)
+        self._base = base
+        if event == "start_map":
+            self._header = {}
+        elif event == "start_array" and prefix.endswith("messages"):
+            self.chats.append((self._chat(), 0))
+            self._last_id = None
+        elif event in ("string", "number"):
+            self._header[prefix.rsplit(".", 1)[-1]] = value
 
     def _chat(self) -> ExportChat:
         try:
-            chat = ExportChat(self._header.get("name"), str(self._header["type"]), int(self._header["id"]),
+            return ExportChat(self._header.get("name"), str(self._header["type"]), int(self._header["id"]),
                               whole_account=self._base != "")
         except (KeyError, ValueError) as exc:
             raise NotAnExport(f"a chat's messages come without its type and id ({exc}): not an export") from exc
-        self.chats += 1
-        return chat
-
-    def _build(self, event: str, value: Any) -> Iterator[Entry]:
-        self._builder.event(event, value)
-        self._depth += {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}.get(event, 0)
-        if self._depth:
-            return
-        raw, self._builder = self._builder.value, None
-        self.messages += 1
-        try:
-            message = parse_message(raw)
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            yield BadMessage(self.messages, f"message {self.messages} of the chat is malformed: {exc!r}")
-            return
-        self.last_id = message.id
-        yield message
 
 
 def _chat_prefix(prefix: str, event: str) -> str | None:
@@ -151,10 +168,6 @@ def _chat_prefix(prefix: str, event: str) -> str | None:
             if prefix == (f"{base}.{field}" if base else field):
                 return base
     return None
-
-
-def _message_prefix(prefix: str) -> bool:
-    return prefix in ("messages.item", "chats.list.item.messages.item")
 
 
 def _first_line(exc: Exception) -> str:
