@@ -22,7 +22,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.core.breaker import CircuitBreaker
 from bot.core.health import EmbeddingHealth
 from bot.core.import_estimate import Estimate, estimate
-from bot.core.importer import ChatChoice, HistoryImporter, ImportStopped, ImportTally, target
+from bot.core.importer import ChatChoice, HistoryImporter, ImportStopped, ImportTally, chosen, target
 from bot.core.local_files import FolderFiles
 from bot.core.types import ChatRef
 from bot.export.chats import ExportChat
@@ -144,17 +144,18 @@ def _estimate_text(result: Estimate, rpm: int) -> str:
 
 
 async def _import(export: Export, chooser: Chooser, store: Store, settings: Settings, *, ignore_caps: bool) -> int:
-    total = _embeddable_count(export, Chooser(chooser.choice))
+    total = _embeddable_count(export, chooser.choice)
     client = dashscope_client(settings, settings.import_requests_per_minute)
     health = EmbeddingHealth(CircuitBreaker(), _log_account_trouble)
     files = FolderFiles(export.folder)
-    embedding = embedding_service(settings, store, client, files, health, caps_lifted=ignore_caps)
+    embedding = embedding_service(settings, store, client, files, health, download_limit=None,
+                                  caps_lifted=ignore_caps)
     importer = HistoryImporter(items=store.items, chats=store.chats, embedding=embedding, files=files,
                                traffic=store.jobs)
     tally = ImportTally(total=total)
     code = EXIT_DONE
     try:
-        with _progress(total) as report:
+        with _Progress(total) as report:
             await importer.run(read(export), chooser, tally, report)
     except ImportStopped as exc:
         print(f"import-history: {exc}; run the same command again to continue", file=sys.stderr)
@@ -171,15 +172,12 @@ async def _import(export: Export, chooser: Chooser, store: Store, settings: Sett
     return code
 
 
-def _embeddable_count(export: Export, chooser: Chooser) -> int:
+def _embeddable_count(export: Export, choice: ChatChoice) -> int:
     """A first, quiet pass for the progress bar's end; a break in the file is reported by the import pass."""
-    count, chosen = 0, False
+    count = 0
     try:
-        for entry in read(export):
-            if isinstance(entry, ExportChat):
-                chosen = target(entry, chooser.choice) is not None
-            elif chosen and isinstance(entry, ExportMessage) and entry.embeddable:
-                count += 1
+        for _chat, entry in chosen(read(export), lambda chat: target(chat, choice)):
+            count += isinstance(entry, ExportMessage) and entry.embeddable
     except ExportError:
         pass
     return count
@@ -199,7 +197,7 @@ def summary(tally: ImportTally) -> str:
     return "\n".join(lines)
 
 
-class _progress:
+class _Progress:
     """A bar on a terminal (done / total, rate, ETA, requests); a log line every few seconds otherwise."""
 
     def __init__(self, total: int) -> None:
@@ -209,7 +207,7 @@ class _progress:
         self._started = time.monotonic()
         self._logged = self._started
 
-    def __enter__(self) -> _progress:
+    def __enter__(self) -> _Progress:
         if sys.stderr.isatty():
             self._bar = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[rate]}"),

@@ -67,7 +67,8 @@ class Services:
         health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery))
         indexes = IndexRegistry(store.items, client.spec.name, client.spec.dimension)
         neighbours = Neighbours(store.items, indexes)
-        embedding = embedding_service(settings, store, client, gateway, health)
+        embedding = embedding_service(settings, store, client, gateway, health,
+                                      download_limit=settings.download_limit_bytes)
         pacer = AlertPacer(settings.group_alerts_per_minute)
         albums = AlbumCollector(settings.album_debounce_seconds, delivery, pacer)
         ingest = IngestService(
@@ -118,15 +119,16 @@ def dashscope_client(settings: Settings, requests_per_minute: int) -> DashScopeC
 
 
 def embedding_service(settings: Settings, store: Store, client: DashScopeClient, source: FileSource,
-                      health: EmbeddingHealth, *, caps_lifted: bool = False) -> EmbeddingService:
-    """The one embedding path, over Telegram's files (the bot) or an export folder's (import-history); an import
-    may lift the daily caps for its run, and still records what it spent."""
+                      health: EmbeddingHealth, *, download_limit: int | None,
+                      caps_lifted: bool = False) -> EmbeddingService:
+    """The one embedding path, over Telegram's files (the bot, within the Bot API's download limit) or an export
+    folder's (import-history: no limit, a large video is clipped locally); an import may lift the daily caps for
+    its run, and still records what it spent."""
     per_chat, per_user = settings.daily_chat_request_cap, settings.daily_user_request_cap
     if caps_lifted:
         per_chat = per_user = sys.maxsize
     caps = SpendCaps(store.stats, per_chat=per_chat, per_user=per_user)
-    return EmbeddingService(client, MediaRoutes(client, source, settings.download_limit_bytes), store.cache, caps,
-                            health)
+    return EmbeddingService(client, MediaRoutes(client, source, download_limit), store.cache, caps, health)
 
 
 def _operator_alerter(settings: Settings, delivery: Delivery) -> OperatorAlerter:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,17 +14,11 @@ from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
 from tests.pictures import picture
 from tests.support.exports import ExportBuilder
+from tests.test_process import start_bot
 
 pytestmark = pytest.mark.slow  # real processes, a real SIGKILL
 
-ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = 24
-
-
-def import_process(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
-    full = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
-    return subprocess.Popen([sys.executable, "-m", "bot", "import-history", *args], cwd=cwd, env=full,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def stored_message_ids(db: Path) -> list[int]:
@@ -51,7 +42,7 @@ def test_killed_import_resumes_and_stores_every_message_once(
     env = bot_environment(fake_tg, fake_ds, db, LOG_LEVEL="INFO")
     fake_ds.latency = 0.15
 
-    first = import_process(env, tmp_path, str(folder))
+    first = start_bot(env, tmp_path, "import-history", str(folder))
     deadline = time.monotonic() + 60
     while len(stored_message_ids(db)) < PHOTOS // 3:
         assert first.poll() is None, first.communicate()
@@ -63,7 +54,7 @@ def test_killed_import_resumes_and_stores_every_message_once(
     assert 0 < len(before) < PHOTOS
 
     fake_ds.latency = 0.0
-    second = import_process(env, tmp_path, str(folder))
+    second = start_bot(env, tmp_path, "import-history", str(folder))
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err
     assert stored_message_ids(db) == list(range(1, PHOTOS + 1))

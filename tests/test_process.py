@@ -22,10 +22,11 @@ pytestmark = pytest.mark.slow  # each test starts the bot as a subprocess
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_bot(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+def start_bot(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    """`python -m bot` with `args` (e.g. `import-history PATH`)."""
     full = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
     return subprocess.Popen(
-        [sys.executable, "-m", "bot"],
+        [sys.executable, "-m", "bot", *args],
         cwd=cwd,
         env=full,
         stdout=subprocess.PIPE,

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from bot.core.importer import chosen
 from bot.core.local_files import FolderFiles
 from bot.core.ports import ItemStore
 from bot.core.types import ChatRef
@@ -49,14 +50,9 @@ class Estimate:
 async def estimate(entries: Iterable[Entry], choose: Callable[[ExportChat], ChatRef | None], files: FolderFiles,
                    items: ItemStore) -> Estimate:
     result = Estimate()
-    chat: ChatRef | None = None
-    for entry in entries:
-        if isinstance(entry, ExportChat):
-            chat = choose(entry)
-            if chat is not None:
-                result.chats.append(chat)
-        elif chat is None:
-            continue
+    for chat, entry in chosen(entries, choose):
+        if entry is None:
+            result.chats.append(chat)
         elif isinstance(entry, BadMessage):
             result.unreadable[entry.reason] += 1
         else:

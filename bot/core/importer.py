@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -87,6 +87,19 @@ def target(chat: ExportChat, choice: ChatChoice) -> ChatRef | None:
 
 Outcome = Callable[[ImportTally], None]
 
+
+def chosen(entries: Iterable[Entry], choose: Callable[[ExportChat], ChatRef | None]
+           ) -> Iterator[tuple[ChatRef, ExportMessage | BadMessage | None]]:
+    """The messages of the chosen chats with the chat each goes to; (chat, None) first as each chosen chat begins."""
+    chat: ChatRef | None = None
+    for entry in entries:
+        if isinstance(entry, ExportChat):
+            chat = choose(entry)
+            if chat is not None:
+                yield chat, None
+        elif chat is not None:
+            yield chat, entry
+
 _STOPPING = {Disposition.OVER_CAP: "the daily request cap is reached (pass --ignore-caps to lift it for a run)",
              Disposition.PAUSE_ACCOUNT: "DashScope refused the account (key, billing or access)",
              Disposition.RETRY_SERVICE: "DashScope is unavailable", Disposition.RETRY: "a transient error",
@@ -108,14 +121,9 @@ class HistoryImporter:
                   tally: ImportTally, progress: Outcome) -> None:
         """Every message of the chosen chats, in file order. Export errors (a truncated file) propagate after
         everything before them was stored."""
-        chat: ChatRef | None = None
-        for entry in entries:
-            if isinstance(entry, ExportChat):
-                chat = choose(entry)
-                if chat is not None:
-                    await self._chats.mark_active(chat.id)
-                continue
-            if chat is None:
+        for chat, entry in chosen(entries, choose):
+            if entry is None:
+                await self._chats.mark_active(chat.id)
                 continue
             if isinstance(entry, BadMessage):
                 tally.failed[entry.reason] += 1
