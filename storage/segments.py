@@ -123,6 +123,17 @@ async def read_codes(conn: aiosqlite.Connection, chat_id: int, model: str) -> Qu
         )
     )
     builder = _CodesBuilder(sealed_rows + len(tail))
+    if sealed_rows:
+        await _append_segments(conn, chat_id, model, builder)
+    if tail:
+        codes, scales = quantise(_matrix_from_blob(b"".join(row[2] for row in tail), len(tail)))
+        builder.append(
+            np.array([row[0] for row in tail], ID_DTYPE), np.array([row[1] for row in tail], FACET_DTYPE), scales, codes
+        )
+    return builder.build()
+
+
+async def _append_segments(conn: aiosqlite.Connection, chat_id: int, model: str, builder: _CodesBuilder) -> None:
     async with conn.execute(
         "SELECT rows, item_ids, facets, scales, codes FROM segments WHERE chat_id = ? AND model = ?",
         (chat_id, model),
@@ -136,12 +147,6 @@ async def read_codes(conn: aiosqlite.Connection, chat_id: int, model: str) -> Qu
                 np.frombuffer(scales, SCALE_DTYPE),
                 _codes_from_blob(codes, rows),
             )
-    if tail:
-        codes, scales = quantise(_matrix_from_blob(b"".join(row[2] for row in tail), len(tail)))
-        builder.append(
-            np.array([row[0] for row in tail], ID_DTYPE), np.array([row[1] for row in tail], FACET_DTYPE), scales, codes
-        )
-    return builder.build()
 
 
 async def read_vectors(

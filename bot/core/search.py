@@ -11,7 +11,7 @@ from collections.abc import Collection
 import numpy as np
 
 from bot.replies.format import Hit
-from bot.search.index import IndexRegistry
+from bot.search.protocol import VectorIndex
 from storage.items import ItemRepository
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item
 
@@ -19,7 +19,7 @@ MEDIA_ONLY = (FACET_MEDIA,)
 
 
 class SearchService:
-    def __init__(self, items: ItemRepository, indexes: IndexRegistry) -> None:
+    def __init__(self, items: ItemRepository, indexes: VectorIndex) -> None:
         self._items = items
         self._indexes = indexes
 
@@ -27,9 +27,9 @@ class SearchService:
                       facets: Collection[int] = MEDIA_ONLY, exclude_item_ids: Collection[int] = (),
                       before_item_id: int | None = None) -> list[Hit]:
         """Top-k hits at or above `min_score`; `before_item_id` keeps only items stored earlier than that one."""
-        index = await self._indexes.get(chat_id)
         # Ask for extra rows: the later-item filter below may discard some.
-        rows = index.search(vector, k + len(exclude_item_ids) + 8, facets=facets, exclude_item_ids=exclude_item_ids)
+        rows = await self._indexes.search(chat_id, vector, k + len(exclude_item_ids) + 8, facets=facets,
+                                          exclude_item_ids=exclude_item_ids)
         wanted = [(item_id, score) for item_id, _facet, score in rows
                   if score >= min_score and (before_item_id is None or item_id < before_item_id)][:k]
         found = await self._items.get_many([item_id for item_id, _ in wanted])
@@ -57,4 +57,4 @@ class SearchService:
         return Hit(earlier, 1.0, identical=True)
 
     async def index_size(self, chat_id: int) -> int:
-        return len(await self._indexes.get(chat_id))
+        return await self._indexes.count(chat_id)
