@@ -23,7 +23,7 @@ Read bandwidth is measured in the same run, before the chats are built: a 1 GiB 
 is read by several kernels, each several times: BLAS ``sgemv`` (every core), numpy ``sum`` in one thread and in
 one thread per core over contiguous slices (numpy releases the GIL); the best time of the fastest kernel gives
 the bandwidth. Taking the best makes the bounds as tight (as hard to meet) as this run can show. Latencies are
-medians.
+medians, the index and numpy timed alternately call by call.
 
 OpenBLAS: ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` may be set on the dev VM and slow numpy's ``sgemv``. For a
 fair float32 baseline this benchmark re-executes itself without them (this process only; tests and CI keep
@@ -78,25 +78,22 @@ class MappedVectors:
         return VectorBlock(ids, np.zeros(len(ids), np.int8), np.asarray(self._matrix[ids - 1]))
 
 
-def median_ms(run: Callable[[int], object], repeats: int) -> float:
-    """Median wall time of `run(i)` for i in range(repeats), after one warm-up call."""
-    run(-1)
-    times = []
+async def side_by_side_ms(
+    index_run: Callable[[int], Awaitable[object]], numpy_run: Callable[[int], object], repeats: int
+) -> tuple[float, float]:
+    """Median wall times of `index_run(i)` and `numpy_run(i)`, alternating call by call (after one warm-up call of
+    each), so that whatever else the machine does at the time weighs on both alike."""
+    await index_run(-1)
+    numpy_run(-1)
+    index_times, numpy_times = [], []
     for i in range(repeats):
         started = time.perf_counter()
-        run(i)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
-
-
-async def median_ms_async(run: Callable[[int], Awaitable[object]], repeats: int) -> float:
-    await run(-1)
-    times = []
-    for i in range(repeats):
+        await index_run(i)
+        index_times.append(time.perf_counter() - started)
         started = time.perf_counter()
-        await run(i)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
+        numpy_run(i)
+        numpy_times.append(time.perf_counter() - started)
+    return statistics.median(index_times) * 1e3, statistics.median(numpy_times) * 1e3
 
 
 def best_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -157,13 +154,14 @@ async def measure(size: int, dim: int, k: int, bandwidth: float, folder: Path) -
     matrix.tofile(path)
     index = ChatIndex(dim, quantised(matrix), MappedVectors(path, size, dim))
     queries = random_unit_vectors(64, dim, seed=12345)
-    repeats = max(10, min(200, 2_000_000_000 // matrix.nbytes))
+    repeats = max(30, min(300, 20_000_000_000 // matrix.nbytes))
 
     async def search(i: int) -> object:
         return await index.search(queries[i % len(queries)], k)
 
-    index_ms = await median_ms_async(search, repeats)
-    numpy_ms = median_ms(lambda i: bare_numpy_top_k(matrix, queries[i % len(queries)], k), repeats)
+    index_ms, numpy_ms = await side_by_side_ms(
+        search, lambda i: bare_numpy_top_k(matrix, queries[i % len(queries)], k), repeats
+    )
     found = 0
     for query in queries:
         expected = {int(row) + 1 for row in bare_numpy_top_k(matrix, query, k)}
