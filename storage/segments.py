@@ -149,19 +149,21 @@ async def _append_segments(conn: aiosqlite.Connection, chat_id: int, model: str,
             )
 
 
+READ_VECTORS = (
+    # CROSS JOIN fixes the loop order: the keys outside, one primary-key lookup each. Left to itself, the planner
+    # prefers walking the whole chat by `vectors_by_segment` (chat_id, model) and probing the keys: a full scan.
+    "SELECT v.item_id, v.facet, v.vector FROM json_each(?) AS k CROSS JOIN vectors AS v "
+    "ON v.item_id = json_extract(k.value, '$[0]') AND v.facet = json_extract(k.value, '$[1]') "
+    "WHERE v.chat_id = ? AND v.model = ?"
+)
+
+
 async def read_vectors(
     conn: aiosqlite.Connection, chat_id: int, model: str, keys: Sequence[tuple[int, int]]
 ) -> VectorBlock:
     """The float32 vectors of these (item_id, facet) rows of the chat, in no particular order; missing keys (removed
     meanwhile) are left out. One statement of primary-key lookups: what a search re-ranks."""
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT v.item_id, v.facet, v.vector FROM json_each(?) AS k JOIN vectors AS v "
-            "ON v.item_id = json_extract(k.value, '$[0]') AND v.facet = json_extract(k.value, '$[1]') "
-            "WHERE v.chat_id = ? AND v.model = ?",
-            (json.dumps(keys), chat_id, model),
-        )
-    )
+    rows = list(await conn.execute_fetchall(READ_VECTORS, (json.dumps(keys), chat_id, model)))
     if not rows:
         return VectorBlock.empty(0)
     return VectorBlock(

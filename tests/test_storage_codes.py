@@ -82,6 +82,15 @@ async def test_read_vectors_returns_the_named_rows_of_the_chat_only(store: Store
     assert len(await store.items.read_vectors(1, TEST_MODEL, [])) == 0
 
 
+async def test_read_vectors_looks_up_each_key_by_primary_key(store: Store) -> None:
+    """Not a walk over the chat: a re-rank of a 1M-vector chat must read its ~40 candidates, not 4 GB."""
+    async with store.db.read() as conn:
+        rows = await conn.execute_fetchall("EXPLAIN QUERY PLAN " + segments.READ_VECTORS, ("[]", 1, "m"))
+    plan = [row[3] for row in rows]
+    assert plan[0].startswith("SCAN k")
+    assert "sqlite_autoindex_vectors_1 (item_id=? AND facet=?)" in plan[1]
+
+
 async def test_a_database_with_float32_segments_is_migrated_to_int8(tmp_path: Path) -> None:
     """A database written before migration 3: float32 segments, sealed rows and a tail, as the old code wrote them."""
     path = tmp_path / "old.db"

@@ -11,9 +11,10 @@ plus their int64 item ids and int8 facets: 1037 bytes per 1024-d vector instead 
    not resident), and returns the top k distinct items by exact cosine;
 4. widens the candidate set (doubling) until the k-th exact score clears the lowest approximate score taken by a
    margin: six standard deviations of the quantisation error (the rows' largest scale and the query's own
-   rounding error, see `_margin`). A row left out then scores at most the boundary plus that margin, so it cannot
-   belong in the top k; on random and clustered near-duplicate data (tests/test_index_int8.py) the answers equal
-   float32 brute force.
+   rounding error, see `_margin`). A row left out would need an error beyond that margin to belong in the top k.
+   This is a statistical guarantee, not a proof (a worst-case bound would make every search read hundreds of
+   rows); on random and clustered near-duplicate data (tests/test_index_int8.py, `python -m bench.search`) the
+   answers equal float32 brute force.
 
 Exact search keeps results trustworthy for repost alerts; chats large enough to need an approximate index are not
 expected. Adding a row is amortised O(1) (geometric growth by 1/8, so spare capacity stays under 12.5%); removing
