@@ -65,7 +65,8 @@ class Services:
         client = client or dashscope_client(settings, settings.dashscope_rpm)
         delivery = Delivery(gateway, present, store.stats)
         health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery))
-        indexes = IndexRegistry(store.items, client.spec.name, client.spec.dimension)
+        indexes = IndexRegistry(store.items, client.spec.name, client.spec.dimension,
+                                memory_budget_bytes=settings.index_memory_mb << 20)
         neighbours = Neighbours(store.items, indexes)
         embedding = embedding_service(settings, store, client, gateway, health,
                                       download_limit=settings.download_limit_bytes)

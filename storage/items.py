@@ -19,7 +19,7 @@ import numpy.typing as npt
 from storage import segments
 from storage.db import Database
 from storage.models import ALL_FACETS, FACET_CAPTION, FACET_MEDIA, Item, NewItem
-from storage.vectors import FloatMatrix, VectorBlock, to_blob, unit_vector
+from storage.vectors import FloatMatrix, QuantisedBlock, VectorBlock, to_blob, unit_vector
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,19 @@ class ItemRepository:
             await self._replace_facet(conn, item_id, FACET_MEDIA, vector)
 
     async def load_vectors(self, chat_id: int, model: str) -> VectorBlock:
+        """Every float32 vector of the chat, row by row (the truth, for tests and tools; not a fast path)."""
         async with self._db.read() as conn:
             return await segments.read_block(conn, chat_id, model)
+
+    async def load_codes(self, chat_id: int, model: str) -> QuantisedBlock:
+        """Every vector of the chat as int8 codes and scales: what an in-memory index loads (a few large reads)."""
+        async with self._db.read() as conn:
+            return await segments.read_codes(conn, chat_id, model)
+
+    async def read_vectors(self, chat_id: int, model: str, keys: Sequence[tuple[int, int]]) -> VectorBlock:
+        """The float32 vectors of these (item_id, facet) rows of the chat; rows removed meanwhile are left out."""
+        async with self._db.read() as conn:
+            return await segments.read_vectors(conn, chat_id, model, keys)
 
     async def counts_by_kind(self, chat_id: int) -> dict[str, int]:
         return await self._counts("SELECT kind, count(*) FROM items WHERE chat_id = ? GROUP BY kind", chat_id)

@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
+import numpy as np
+
+from storage.vectors import quantise
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +158,43 @@ REPLIES_FAILED_COUNTER = sql(
     "ALTER TABLE chat_counters ADD COLUMN replies_failed INTEGER NOT NULL DEFAULT 0",
 )
 
+
+async def int8_segments(conn: aiosqlite.Connection) -> None:
+    """Segments hold int8 codes and per-row scales instead of the float32 matrix: the in-memory index loads those
+    (a quarter of the bytes) and re-ranks from the float32 rows of `vectors`, which stay the truth. Every existing
+    segment is converted in place (same id, so `vectors.segment_id` stays valid), one segment at a time."""
+    await conn.execute(
+        """CREATE TABLE segments_int8 (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            item_ids BLOB NOT NULL,
+            facets BLOB NOT NULL,
+            scales BLOB NOT NULL,
+            codes BLOB NOT NULL
+        )"""
+    )
+    async with conn.execute("SELECT id, chat_id, model, rows, item_ids, facets, matrix FROM segments") as cursor:
+        while (segment := await cursor.fetchone()) is not None:
+            segment_id, chat_id, model, rows, item_ids, facets, matrix = segment
+            codes, scales = quantise(np.frombuffer(matrix, "<f4").reshape(rows, -1))
+            await conn.execute(
+                "INSERT INTO segments_int8 (id, chat_id, model, rows, item_ids, facets, scales, codes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (segment_id, chat_id, model, rows, item_ids, facets, scales.astype("<f4").tobytes(), codes.tobytes()),
+            )
+    await conn.execute("DROP TABLE segments")
+    await conn.execute("ALTER TABLE segments_int8 RENAME TO segments")
+    await conn.execute("CREATE INDEX segments_by_chat ON segments (chat_id, model)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "media items, vectors, segments, embedding cache, chats", MEDIA_SCHEMA),
     Migration(2, "durable job queue and usage counters", QUEUE_AND_USAGE_SCHEMA),
     Migration(3, "jobs record when they last changed, so finished ones can be pruned", JOB_UPDATED_AT),
     Migration(4, "count of replies given up after retries", REPLIES_FAILED_COUNTER),
+    Migration(5, "int8 segments: codes and per-row scales instead of float32 matrices", int8_segments),
 )
 
 

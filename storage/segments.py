@@ -1,14 +1,18 @@
 """How a chat's vectors are laid out in SQLite, so that loading them is a few large reads, not a row loop.
 
 The truth is one `vectors` row per (item, facet). Rows of a chat accumulate in an unsealed *tail*; as soon as
-the tail holds a full segment's worth, the oldest rows are copied into one `segments` row: three BLOBs (int64
-ids, int8 facets, the float32 matrix) that load with one `np.frombuffer` each. Loading a chat is then its
-segments plus a tail of fewer than `rows_per_segment` rows.
+the tail holds a full segment's worth, the oldest rows are quantised into one `segments` row: four BLOBs (int64
+ids, int8 facets, float32 per-row scales, the int8 code matrix, see `storage.vectors.quantise`) that load with
+one `np.frombuffer` each. Loading a chat for the in-memory index (`read_codes`) is then its segments plus a tail
+of fewer than `rows_per_segment` rows, quantised on the fly. The float32 vectors are read only per row: all of a
+chat (`read_block`, tests and tools) or the few candidates a search re-ranks (`read_vectors`).
 
-Segment size, measured on the 2-core dev VM (100k x 1024 vectors, OS cache warm): 4 MiB segments load in
-~75 ms, 16 MiB ones in ~110 ms and 64 MiB ones in ~270 ms (every BLOB read materialises a buffer of that size,
-and larger fresh buffers cost more page faults). Small segments also keep edits cheap: changing an item that
-is already sealed deletes its segment (its rows return to the tail) and re-seals, rewriting one 4 MiB BLOB.
+Segment size is counted in float32 bytes (`SEGMENT_BYTES // (4 * dim)` rows), as when segments held float32
+matrices: 1024 rows at 1024-d, a 1 MiB code BLOB. Measured on the 2-core dev VM with float32 segments (100k x
+1024 vectors, OS cache warm): 4 MiB segments loaded in ~75 ms, 16 MiB ones in ~110 ms and 64 MiB ones in ~270 ms
+(every BLOB read materialises a buffer of that size, and larger fresh buffers cost more page faults). Small
+segments also keep edits cheap: changing an item that is already sealed deletes its segment (its rows return to
+the tail) and re-seals, re-reading that segment's rows.
 
 All functions expect to run inside a `Database.transaction()` or `Database.read()`.
 """
@@ -23,7 +27,18 @@ import aiosqlite
 import numpy as np
 import numpy.typing as npt
 
-from storage.vectors import FACET_DTYPE, ID_DTYPE, VECTOR_DTYPE, FloatMatrix, VectorBlock
+from storage.vectors import (
+    CODE_DTYPE,
+    FACET_DTYPE,
+    ID_DTYPE,
+    SCALE_DTYPE,
+    VECTOR_DTYPE,
+    CodeMatrix,
+    FloatMatrix,
+    QuantisedBlock,
+    VectorBlock,
+    quantise,
+)
 
 SEGMENT_BYTES = 4 << 20
 
@@ -79,7 +94,24 @@ async def unseal_items(conn: aiosqlite.Connection, item_ids: Sequence[int]) -> N
 
 
 async def read_block(conn: aiosqlite.Connection, chat_id: int, model: str) -> VectorBlock:
-    """All vectors of the chat for this model: the segments as they are, then the tail rows."""
+    """All float32 vectors of the chat for this model, row by row from `vectors` (the truth; not a fast path)."""
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT item_id, facet, vector FROM vectors WHERE chat_id = ? AND model = ? ORDER BY rowid",
+            (chat_id, model),
+        )
+    )
+    if not rows:
+        return VectorBlock.empty(0)
+    return VectorBlock(
+        np.array([row[0] for row in rows], np.int64),
+        np.array([row[1] for row in rows], np.int8),
+        _matrix_from_blob(b"".join(row[2] for row in rows), len(rows)).copy(),
+    )
+
+
+async def read_codes(conn: aiosqlite.Connection, chat_id: int, model: str) -> QuantisedBlock:
+    """All vectors of the chat for this model as int8 codes: the segments as they are, then the tail quantised."""
     sealed_rows = await _scalar(
         conn, "SELECT coalesce(sum(rows), 0) FROM segments WHERE chat_id = ? AND model = ?", (chat_id, model)
     )
@@ -90,26 +122,55 @@ async def read_block(conn: aiosqlite.Connection, chat_id: int, model: str) -> Ve
             (chat_id, model),
         )
     )
-    builder = _BlockBuilder(sealed_rows + len(tail))
+    builder = _CodesBuilder(sealed_rows + len(tail))
+    if sealed_rows:
+        await _append_segments(conn, chat_id, model, builder)
+    if tail:
+        codes, scales = quantise(_matrix_from_blob(b"".join(row[2] for row in tail), len(tail)))
+        builder.append(
+            np.array([row[0] for row in tail], ID_DTYPE), np.array([row[1] for row in tail], FACET_DTYPE), scales, codes
+        )
+    return builder.build()
+
+
+async def _append_segments(conn: aiosqlite.Connection, chat_id: int, model: str, builder: _CodesBuilder) -> None:
     async with conn.execute(
-        "SELECT rows, item_ids, facets, matrix FROM segments WHERE chat_id = ? AND model = ?",
+        "SELECT rows, item_ids, facets, scales, codes FROM segments WHERE chat_id = ? AND model = ?",
         (chat_id, model),
     ) as cursor:
         # One row at a time: at most one segment's BLOBs are held besides the result.
         while (segment := await cursor.fetchone()) is not None:
-            rows, ids, facets, matrix = segment
+            rows, ids, facets, scales, codes = segment
             builder.append(
                 np.frombuffer(ids, ID_DTYPE),
                 np.frombuffer(facets, FACET_DTYPE),
-                _matrix_from_blob(matrix, rows),
+                np.frombuffer(scales, SCALE_DTYPE),
+                _codes_from_blob(codes, rows),
             )
-    if tail:
-        builder.append(
-            np.array([row[0] for row in tail], ID_DTYPE),
-            np.array([row[1] for row in tail], FACET_DTYPE),
-            _matrix_from_blob(b"".join(row[2] for row in tail), len(tail)),
-        )
-    return builder.build()
+
+
+READ_VECTORS = (
+    # CROSS JOIN fixes the loop order: the keys outside, one primary-key lookup each. Left to itself, the planner
+    # prefers walking the whole chat by `vectors_by_segment` (chat_id, model) and probing the keys: a full scan.
+    "SELECT v.item_id, v.facet, v.vector FROM json_each(?) AS k CROSS JOIN vectors AS v "
+    "ON v.item_id = json_extract(k.value, '$[0]') AND v.facet = json_extract(k.value, '$[1]') "
+    "WHERE v.chat_id = ? AND v.model = ?"
+)
+
+
+async def read_vectors(
+    conn: aiosqlite.Connection, chat_id: int, model: str, keys: Sequence[tuple[int, int]]
+) -> VectorBlock:
+    """The float32 vectors of these (item_id, facet) rows of the chat, in no particular order; missing keys (removed
+    meanwhile) are left out. One statement of primary-key lookups: what a search re-ranks."""
+    rows = list(await conn.execute_fetchall(READ_VECTORS, (json.dumps(keys), chat_id, model)))
+    if not rows:
+        return VectorBlock.empty(0)
+    return VectorBlock(
+        np.array([row[0] for row in rows], np.int64),
+        np.array([row[1] for row in rows], np.int8),
+        _matrix_from_blob(b"".join(row[2] for row in rows), len(rows)),
+    )
 
 
 async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> None:
@@ -166,15 +227,17 @@ async def _write_segment(conn: aiosqlite.Connection, chat_id: int, model: str, r
     blobs = [row[3] for row in rows]
     if len({len(blob) for blob in blobs}) != 1:
         raise ValueError(f"vectors of different dimensions for chat {chat_id}, model {model!r}")
+    codes, scales = quantise(_matrix_from_blob(b"".join(blobs), len(blobs)))
     cursor = await conn.execute(
-        "INSERT INTO segments (chat_id, model, rows, item_ids, facets, matrix) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO segments (chat_id, model, rows, item_ids, facets, scales, codes) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             chat_id,
             model,
             len(rows),
             np.array([row[1] for row in rows], ID_DTYPE).tobytes(),
             np.array([row[2] for row in rows], FACET_DTYPE).tobytes(),
-            b"".join(blobs),
+            scales.astype(SCALE_DTYPE, copy=False).tobytes(),
+            codes.tobytes(),
         ),
     )
     # The selected rows are exactly the tail rows up to the last rowid, since they were taken in rowid order.
@@ -190,33 +253,43 @@ def _matrix_from_blob(blob: bytes, rows: int) -> FloatMatrix:
     return np.frombuffer(blob, VECTOR_DTYPE).reshape(rows, -1)
 
 
-class _BlockBuilder:
+def _codes_from_blob(blob: bytes, rows: int) -> CodeMatrix:
+    if rows == 0 or len(blob) % rows:
+        raise ValueError(f"a BLOB of {len(blob)} bytes cannot hold {rows} int8 rows")
+    return np.frombuffer(blob, CODE_DTYPE).reshape(rows, -1)
+
+
+class _CodesBuilder:
     """Fills preallocated arrays chunk by chunk, so the whole chat is copied exactly once."""
 
     def __init__(self, rows: int) -> None:
         self._rows = rows
         self._filled = 0
-        self._block: VectorBlock | None = None
+        self._block: QuantisedBlock | None = None
 
-    def append(self, ids: npt.NDArray[np.int64], facets: npt.NDArray[np.int8], matrix: FloatMatrix) -> None:
-        block = self._block or self._allocate(matrix.shape[1])
+    def append(
+        self, ids: npt.NDArray[np.int64], facets: npt.NDArray[np.int8], scales: FloatMatrix, codes: CodeMatrix
+    ) -> None:
+        block = self._block or self._allocate(codes.shape[1])
         end = self._filled + len(ids)
-        if matrix.shape[1] != block.dim or end > self._rows or not len(ids) == len(facets) == len(matrix):
+        if codes.shape[1] != block.dim or end > self._rows or not len(ids) == len(facets) == len(scales) == len(codes):
             raise ValueError("stored vectors disagree with their segment bookkeeping")
         block.item_ids[self._filled : end] = ids
         block.facets[self._filled : end] = facets
-        block.matrix[self._filled : end] = matrix
+        block.scales[self._filled : end] = scales
+        block.codes[self._filled : end] = codes
         self._filled = end
 
-    def build(self) -> VectorBlock:
+    def build(self) -> QuantisedBlock:
         if self._filled != self._rows:
             raise ValueError(f"expected {self._rows} stored vectors, found {self._filled}")
-        return self._block or VectorBlock.empty(0)
+        return self._block or QuantisedBlock.empty(0)
 
-    def _allocate(self, dim: int) -> VectorBlock:
-        self._block = VectorBlock(
+    def _allocate(self, dim: int) -> QuantisedBlock:
+        self._block = QuantisedBlock(
             np.empty(self._rows, np.int64),
             np.empty(self._rows, np.int8),
-            np.empty((self._rows, dim), np.float32),
+            np.empty(self._rows, np.float32),
+            np.empty((self._rows, dim), np.int8),
         )
         return self._block

@@ -67,3 +67,65 @@ class VectorBlock:
     @property
     def dim(self) -> int:
         return int(self.matrix.shape[1])
+
+
+CODE_DTYPE = np.dtype("i1")
+SCALE_DTYPE = np.dtype("<f4")
+CODE_LIMIT = 127
+"""Codes are symmetric, in [-127, 127]: -128 is never used, so negating a code cannot overflow."""
+
+CodeMatrix = npt.NDArray[np.int8]
+
+
+def quantise(matrix: npt.ArrayLike) -> tuple[CodeMatrix, FloatMatrix]:
+    """Symmetric per-vector int8: row i is approximately `scales[i] * codes[i]`, with `scales[i] = max|row| / 127`.
+
+    Per-vector (not per-dimension) scaling: one float per row, and the int8 dot product of two code rows times the
+    two scales approximates their float dot product with an error of about `scale / sqrt(12)` per unit vector.
+    """
+    rows = np.asarray(matrix, dtype=np.float32)
+    if rows.ndim != 2:
+        raise ValueError(f"expected a matrix, got shape {rows.shape}")
+    peaks = np.abs(rows).max(axis=1) if rows.shape[1] else np.zeros(len(rows), np.float32)
+    scales = (peaks / CODE_LIMIT).astype(np.float32)
+    safe = np.where(scales > 0, scales, np.float32(1.0))
+    codes = np.rint(rows / safe[:, None]).clip(-CODE_LIMIT, CODE_LIMIT).astype(np.int8)
+    return np.ascontiguousarray(codes), scales
+
+
+@dataclass(frozen=True, eq=False)
+class QuantisedBlock:
+    """All vectors of one chat for one model as int8 codes: row i approximates `scales[i] * codes[i]`.
+
+    What the in-memory index holds; the float32 truth stays in storage. Arrays are C-contiguous and writable.
+    """
+
+    item_ids: npt.NDArray[np.int64]
+    facets: npt.NDArray[np.int8]
+    scales: FloatMatrix
+    codes: CodeMatrix
+
+    def __post_init__(self) -> None:
+        rows = len(self.item_ids)
+        if len(self.facets) != rows or len(self.scales) != rows or self.codes.ndim != 2 or len(self.codes) != rows:
+            raise ValueError("item_ids, facets, scales and codes must have the same number of rows")
+
+    @classmethod
+    def empty(cls, dim: int) -> QuantisedBlock:
+        return cls(np.empty(0, np.int64), np.empty(0, np.int8), np.empty(0, np.float32), np.empty((0, dim), np.int8))
+
+    @classmethod
+    def of(cls, block: VectorBlock) -> QuantisedBlock:
+        """Quantise a float32 block (tests, benchmarks, the unsealed tail)."""
+        codes, scales = quantise(block.matrix)
+        return cls(
+            np.require(block.item_ids, np.int64, ["C", "W"]), np.require(block.facets, np.int8, ["C", "W"]),
+            scales, codes,
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self.codes.shape[1])

@@ -12,7 +12,8 @@ import pytest
 from bot.search.index import ChatIndex, IndexRegistry
 from storage.models import ALL_FACETS, FACET_CAPTION, FACET_MEDIA
 from storage.store import Store
-from storage.vectors import VectorBlock
+from storage.vectors import QuantisedBlock, VectorBlock
+from tests.support.index import index_of
 from tests.support.storage import TEST_MODEL, new_item, open_store, random_unit_vectors
 
 DIM = 16
@@ -58,67 +59,68 @@ def _assert_same_hits(found: list[tuple[int, int, float]], expected: list[tuple[
 @pytest.mark.parametrize("k", [1, 5, 40, 1000])
 @pytest.mark.parametrize("facets", [None, {FACET_MEDIA}, {FACET_CAPTION}, set(ALL_FACETS), set()])
 @pytest.mark.parametrize("exclude", [(), (3, 17, 250)])
-def test_search_equals_brute_force(k: int, facets: set[int] | None, exclude: tuple[int, ...]) -> None:
+async def test_search_equals_brute_force(k: int, facets: set[int] | None, exclude: tuple[int, ...]) -> None:
     block = _random_block(300, seed=k)
-    index = ChatIndex(DIM, block)
+    index, _ = index_of(DIM, block)
     for query in random_unit_vectors(3, DIM, seed=99):
         _assert_same_hits(
-            index.search(query, k, facets=facets, exclude_item_ids=exclude),
+            await index.search(query, k, facets=facets, exclude_item_ids=exclude),
             _brute_force(block, query, k, facets, exclude),
         )
 
 
-def test_search_finds_an_exact_copy_first_with_similarity_one() -> None:
+async def test_search_finds_an_exact_copy_first_with_similarity_one() -> None:
     block = _random_block(100, seed=1)
-    index = ChatIndex(DIM, block)
-    item_id, facet, score = index.search(block.matrix[10] * 3.0, 1)[0]  # any norm: the query is normalised
+    index, _ = index_of(DIM, block)
+    item_id, facet, score = (await index.search(block.matrix[10] * 3.0, 1))[0]  # any norm: the query is normalised
     assert (item_id, facet) == (block.item_ids[10], block.facets[10])
     assert score == pytest.approx(1.0, abs=1e-6)
 
 
-def test_index_grows_from_empty_and_matches_one_built_at_once() -> None:
+async def test_index_grows_from_empty_and_matches_one_built_at_once() -> None:
     block = _random_block(200, seed=2)
-    grown = ChatIndex(DIM)
-    assert grown.search(block.matrix[0], 5) == [] and len(grown) == 0
+    grown = ChatIndex(DIM, None, index_of(DIM, block)[1])
+    assert await grown.search(block.matrix[0], 5) == [] and len(grown) == 0
     for item_id, facet, vector in zip(block.item_ids, block.facets, block.matrix, strict=True):
         grown.add(int(item_id), int(facet), vector)
 
     assert len(grown) == len(block)
-    assert grown.nbytes >= len(block) * DIM * 4
+    # Resident per row: int8 codes, a float32 scale, an int64 id and an int8 facet (the float32 copy stays in storage).
+    assert grown.nbytes >= len(block) * (DIM + 4 + 8 + 1)
     query = random_unit_vectors(1, DIM, seed=3)[0]
-    _assert_same_hits(grown.search(query, 20), ChatIndex(DIM, block).search(query, 20))
+    _assert_same_hits(await grown.search(query, 20), await index_of(DIM, block)[0].search(query, 20))
 
 
-def test_remove_item_removes_all_or_only_the_named_facets() -> None:
-    index = ChatIndex(DIM)
+async def test_remove_item_removes_all_or_only_the_named_facets() -> None:
+    index, exact = index_of(DIM)
     vectors = random_unit_vectors(5, DIM, seed=4)
-    index.add(1, FACET_MEDIA, vectors[0])
-    index.add(1, FACET_CAPTION, vectors[1])
-    index.add(2, FACET_MEDIA, vectors[2])
-    index.add(3, FACET_MEDIA, vectors[3])
+    rows = [(1, FACET_MEDIA, 0), (1, FACET_CAPTION, 1), (2, FACET_MEDIA, 2), (3, FACET_MEDIA, 3)]
+    for item_id, facet, vector in rows:
+        exact.add(item_id, facet, vectors[vector])  # storage still holds removed rows: the index must drop them
+        index.add(item_id, facet, vectors[vector])
 
     index.remove_item(1, facets=[FACET_CAPTION])
     assert len(index) == 3
-    assert index.search(vectors[1], 5, facets={FACET_CAPTION}) == []
-    assert index.search(vectors[0], 1)[0][:2] == (1, FACET_MEDIA)
+    assert await index.search(vectors[1], 5, facets={FACET_CAPTION}) == []
+    assert (await index.search(vectors[0], 1))[0][:2] == (1, FACET_MEDIA)
 
     index.remove_item(1)
     index.remove_item(42)  # unknown: nothing happens
     assert len(index) == 2
-    assert {hit[0] for hit in index.search(vectors[0], 5)} == {2, 3}
+    assert {hit[0] for hit in await index.search(vectors[0], 5)} == {2, 3}
 
 
-def test_invalid_input_is_rejected() -> None:
-    index = ChatIndex(DIM, _random_block(10, seed=5))
+async def test_invalid_input_is_rejected() -> None:
+    index, _ = index_of(DIM, _random_block(10, seed=5))
     with pytest.raises(ValueError):
-        index.search(np.ones(DIM + 1), 3)
+        await index.search(np.ones(DIM + 1), 3)
     with pytest.raises(ValueError):
         index.add(1, 9, np.ones(DIM))
     with pytest.raises(ValueError):
         index.add(1, FACET_MEDIA, np.zeros(DIM))
     with pytest.raises(ValueError):
-        ChatIndex(DIM + 1, _random_block(10, seed=5))
-    assert index.search(np.ones(DIM), 0) == []
+        index_of(DIM + 1, _random_block(10, seed=5))
+    assert await index.search(np.ones(DIM), 0) == []
 
 
 async def _add(store: Store, chat_id: int, message_id: int, seed: int, caption: bool = False) -> int:
@@ -133,7 +135,9 @@ async def _assert_matches_sqlite(store: Store, index: ChatIndex, chat_id: int) -
     assert len(index) == len(fresh)
     for query in random_unit_vectors(3, DIM, seed=1234):
         for facets in ({FACET_MEDIA}, {FACET_CAPTION}):
-            _assert_same_hits(index.search(query, 50, facets=facets), fresh.search(query, 50, facets=facets))
+            _assert_same_hits(
+                await index.search(query, 50, facets=facets), await fresh.search(query, 50, facets=facets)
+            )
 
 
 async def test_registry_searches_only_the_chat_asked_for(store: Store) -> None:
@@ -143,7 +147,7 @@ async def test_registry_searches_only_the_chat_asked_for(store: Store) -> None:
     registry = IndexRegistry(store.items, TEST_MODEL, DIM)
 
     chat_one = {item.id for item in (await store.items.get_many(range(1, 100))).values() if item.chat_id == 1}
-    hits = (await registry.get(1)).search(random_unit_vectors(1, DIM, seed=0)[0], 100)
+    hits = await registry.search(1, random_unit_vectors(1, DIM, seed=0)[0], 100)
     assert {item_id for item_id, _, _ in hits} == chat_one
     assert registry.loaded_chats() == 1
     assert registry.memory_bytes() == (await registry.get(1)).nbytes > 0
@@ -194,11 +198,11 @@ async def test_move_and_purge_drop_the_loaded_indexes(store: Store) -> None:
 def _wrap_load(
     store: Store, monkeypatch: pytest.MonkeyPatch, during: Callable[[], Awaitable[object]], *, before: bool
 ) -> list[int]:
-    """Make `load_vectors` run `during` just before or just after taking its snapshot; returns the call log."""
+    """Make `load_codes` run `during` just before or just after taking its snapshot; returns the call log."""
     calls: list[int] = []
-    original = store.items.load_vectors
+    original = store.items.load_codes
 
-    async def load(chat_id: int, model: str) -> VectorBlock:
+    async def load(chat_id: int, model: str) -> QuantisedBlock:
         calls.append(chat_id)
         if before and len(calls) == 1:
             await during()
@@ -207,7 +211,7 @@ def _wrap_load(
             await during()
         return block
 
-    monkeypatch.setattr(store.items, "load_vectors", load)
+    monkeypatch.setattr(store.items, "load_codes", load)
     return calls
 
 

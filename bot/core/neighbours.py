@@ -10,16 +10,17 @@ from collections.abc import Collection
 
 import numpy as np
 
-from bot.core.ports import ItemStore, NearestIndex
+from bot.core.ports import ItemStore
 from bot.core.results import Hit
 from bot.observability import metrics
+from bot.search.protocol import VectorIndex
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item
 
 MEDIA_ONLY = (FACET_MEDIA,)
 
 
 class Neighbours:
-    def __init__(self, items: ItemStore, index: NearestIndex) -> None:
+    def __init__(self, items: ItemStore, index: VectorIndex) -> None:
         self._items = items
         self._index = index
 
@@ -58,4 +59,4 @@ class Neighbours:
         return Hit(earlier, 1.0, identical=True)
 
     async def index_size(self, chat_id: int) -> int:
-        return await self._index.size(chat_id)
+        return await self._index.count(chat_id)

@@ -7,7 +7,7 @@ core imports none of them: the composition root (bot.wiring) hands them in.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -135,11 +135,3 @@ class VectorCache(Protocol):
 
     async def get(self, file_unique_id: str, model: str) -> Any: ...
     async def put(self, file_unique_id: str, model: str, vector: npt.ArrayLike, route: str) -> None: ...
-
-
-class NearestIndex(Protocol):
-    """Per-chat similarity search over the stored vectors (bot.search.index.IndexRegistry)."""
-
-    async def search(self, chat_id: int, query: npt.ArrayLike, k: int, *, facets: Collection[int] | None = None,
-                     exclude_item_ids: Collection[int] = ()) -> list[tuple[int, int, float]]: ...
-    async def size(self, chat_id: int) -> int: ...
