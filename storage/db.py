@@ -97,8 +97,10 @@ class Database:
         Deleted rows are already zeroed in their pages (secure_delete); `incremental_vacuum` truncates the file by
         the free pages, and the TRUNCATE checkpoint empties the WAL, whose frames still held the old pages."""
         async with self._lock:
-            await self.conn.execute("PRAGMA incremental_vacuum")
-            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # As a script: the pragma frees one page per step, and sqlite3's execute() steps a row-less statement
+            # only once. No transaction is open here (the lock is held), so the script's implicit COMMIT is a no-op.
+            await self.conn.executescript("PRAGMA incremental_vacuum;")
+            await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run `callback` once the current transaction has committed; dropped if it rolls back."""

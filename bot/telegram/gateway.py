@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 ALBUM_KINDS = frozenset({"photo", "video"})
 CAPTIONLESS_KINDS = frozenset({"sticker", "video_note"})
 TEXT_CHUNK = 4000
-GONE_ANSWERS = ("wrong file identifier", "wrong remote file identifier", "file reference expired",
+GONE_ANSWERS = ("wrong file identifier", "wrong remote file identifier", "invalid file_id", "file reference expired",
                 "message to copy not found", "message to forward not found")
 """Telegram's answers (lower-cased fragments) when an original the bot shows no longer exists."""
 
