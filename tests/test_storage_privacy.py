@@ -3,6 +3,8 @@ space the file gives back."""
 
 from __future__ import annotations
 
+import io
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import aiosqlite
 import numpy as np
 import pytest
 
+from bot.logs import configure_logging
 from storage import segments
 from storage.items import ForgottenMessage
 from storage.models import FACET_CAPTION, FACET_MEDIA
@@ -115,3 +118,19 @@ async def test_a_database_from_before_incremental_vacuum_is_converted_once(tmp_p
         pass
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # INCREMENTAL
+
+
+async def test_debug_logs_do_not_carry_captions(tmp_path: Path) -> None:
+    """aiosqlite logs statements with their parameters at DEBUG; a deleted caption must not live on in the log."""
+    stream = io.StringIO()
+    root, quiet = logging.getLogger(), logging.getLogger("aiosqlite")
+    saved = root.handlers[:], root.level, quiet.level
+    configure_logging("DEBUG", [], stream)
+    try:
+        async with open_store(tmp_path / "bot.db") as store:
+            await store.items.add(new_item(1, 1, caption="caption-in-a-log"), vectors(1))
+    finally:
+        root.handlers[:], level, quiet_level = saved
+        root.setLevel(level)
+        quiet.setLevel(quiet_level)
+    assert "caption-in-a-log" not in stream.getvalue()
