@@ -19,34 +19,36 @@ from storage import segments
 from storage.models import Item
 
 
-def _addresses(items: Sequence[Item]) -> str:
-    """The Telegram addresses (origin chat, message id) as a JSON list for json_each."""
-    return json.dumps([[item.origin_chat_id or item.chat_id, item.message_id] for item in items])
-
-
 async def erase_items(conn: aiosqlite.Connection, items: Sequence[Item], *, now: int) -> None:
     ids = json.dumps([item.id for item in items])
     await segments.unseal_items(conn, [item.id for item in items])
     await conn.execute("DELETE FROM vectors WHERE item_id IN (SELECT value FROM json_each(?))", (ids,))
-    await conn.execute(
-        "DELETE FROM jobs WHERE EXISTS (SELECT 1 FROM json_each(?) AS k "
-        "WHERE json_extract(jobs.payload, '$.chat.id') = json_extract(k.value, '$[0]') "
-        "AND json_extract(jobs.payload, '$.message_id') = json_extract(k.value, '$[1]'))",
-        (_addresses(items),),
-    )
     await conn.execute("DELETE FROM items WHERE id IN (SELECT value FROM json_each(?))", (ids,))
     await conn.execute(
         "DELETE FROM embedding_cache WHERE file_unique_id IN (SELECT value FROM json_each(?)) "
         "AND NOT EXISTS (SELECT 1 FROM items WHERE items.file_unique_id = embedding_cache.file_unique_id)",
         (json.dumps(sorted({item.file_unique_id for item in items})),),
     )
+    await forget_addresses(conn, [(item.origin_chat_id or item.chat_id, item.message_id) for item in items], now=now)
+    for chat_id, model in sorted({(item.chat_id, item.model) for item in items}):
+        await segments.seal(conn, chat_id, model)
+
+
+async def forget_addresses(conn: aiosqlite.Connection, addresses: Sequence[tuple[int, int]], *, now: int) -> None:
+    """The messages at these (chat id, message id) addresses: their queue jobs go (also unfinished ones: a message
+    forgotten before it was processed is never processed), and a tombstone stays."""
+    keys = json.dumps([list(address) for address in addresses])
+    await conn.execute(
+        "DELETE FROM jobs WHERE EXISTS (SELECT 1 FROM json_each(?) AS k "
+        "WHERE json_extract(jobs.payload, '$.chat.id') = json_extract(k.value, '$[0]') "
+        "AND json_extract(jobs.payload, '$.message_id') = json_extract(k.value, '$[1]'))",
+        (keys,),
+    )
     await conn.execute(
         "INSERT OR IGNORE INTO forgotten_messages (chat_id, message_id, forgotten_at) "
         "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
-        (now, _addresses(items)),
+        (now, keys),
     )
-    for chat_id, model in sorted({(item.chat_id, item.model) for item in items}):
-        await segments.seal(conn, chat_id, model)
 
 
 async def drop_vectors(conn: aiosqlite.Connection, items: Sequence[Item]) -> None:

@@ -180,6 +180,11 @@ class ItemRepository:
         log.info("items forgotten", extra={"count": len(items)})
         return len(items)
 
+    async def forget_unstored(self, chat_id: int, message_id: int, *, now: int) -> None:
+        """A message forgotten before its item was stored (its job still queued): it never will be."""
+        async with self._db.transaction() as conn:
+            await erasure.forget_addresses(conn, [(chat_id, message_id)], now=now)
+
     async def mark_unavailable(self, chat_id: int, file_ids: Sequence[str]) -> list[Item]:
         """Telegram no longer serves these files in this chat: their items are never shown (or found) again."""
         async with self._db.transaction() as conn:

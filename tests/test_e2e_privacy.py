@@ -321,3 +321,32 @@ async def test_a_deleted_original_is_skipped_for_the_next_match_and_never_tried_
     bot.tg.set_member_status(GROUP.id, ALICE.id, "administrator")
     stats = await command(bot, GROUP, ALICE, "/stats")
     assert "originals deleted from Telegram: 1" in text_of(stats)
+
+
+# ---- what is stored, in the open -------------------------------------------------------------------------------
+
+
+async def test_privacy_and_help_say_what_is_stored_how_long_and_how_to_delete(bot: RunningBot) -> None:
+    li = User(id=44, first_name="李", language_code="zh-hans")
+    english = text_of(await command(bot, GROUP, ALICE, "/privacy"))
+    assert "caption" in english and "How long" in english and "/forget me" in english and "/purge" in english
+    chinese = text_of(await command(bot, GROUP, li, "/privacy"))
+    assert "保存多久" in chinese and "/forget me" in chinese
+    help_text = text_of(await command(bot, private(ALICE), ALICE, "/help"))
+    assert "/forget" in help_text and "/mydata" in help_text and "/privacy" in help_text
+    menu = {c["command"] for c in bot.tg.calls("setMyCommands")[0]["commands"]}
+    assert {"forget", "mydata", "purge", "privacy"} <= menu
+
+
+async def test_forget_of_a_message_still_queued_removes_its_job_and_it_is_never_stored(bot: RunningBot) -> None:
+    bot.ds.fail_next(401, "InvalidApiKey", "Invalid API-key provided.")  # embedding pauses: the job stays queued
+    photo = bot.tg.send_photo(GROUP, ALICE, picture("red", seed=22), caption=SECRET)
+    await bot.tg.wait_for(lambda: bot.ds.embed_requests)
+    await bot.tg.wait_for(lambda: bot.services.health.account_paused)
+    seen = len(bot.tg.sent_messages(GROUP.id))
+    bot.tg.send_text(GROUP, ALICE, "/forget", reply_to=photo)
+    answer = (await bot.tg.wait_for(lambda: new_messages(bot, GROUP.id, seen)))[0]
+    assert "Deleted: 1" in text_of(answer)
+    assert sum((await bot.services.store.jobs.counts(GROUP.id)).values()) == 0
+    assert await bot.services.store.items.is_forgotten(GROUP.id, photo["message_id"])
+    assert not await stored(bot, GROUP, photo)

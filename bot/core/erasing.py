@@ -26,6 +26,11 @@ class Eraser:
             await self._reclaimer.reclaim()
         return count
 
+    async def forget_unstored(self, chat_id: int, message_id: int) -> None:
+        """A media message not stored yet (its job is queued): its job goes, and it is never stored."""
+        await self._items.forget_unstored(chat_id, message_id, now=int(time.time()))
+        await self._reclaimer.reclaim()
+
     async def expire(self, chat_id: int, before: int) -> int:
         """Delete the chat's items posted before `before` (unix seconds)."""
         return await self.forget(await self._items.older_than(chat_id, before))

@@ -28,6 +28,7 @@ from bot.core.results import (
     PrivacyAction,
     Purged,
 )
+from bot.core.types import IncomingMedia
 from storage.models import Confirmation, Item
 
 CONFIRMATION_SECONDS = 3600
@@ -42,17 +43,20 @@ class PrivacyService:
         self._confirmations = confirmations
         self._eraser = eraser
 
-    async def forget_message(self, to: Audience, asker_id: int | None, message_id: int,
+    async def forget_message(self, to: Audience, asker_id: int | None, target: IncomingMedia,
                              asker_is_admin: AdminCheck) -> Decision:
-        """/forget as a reply: the poster or an admin deletes that one item at once (no confirmation: it is one
-        message, the one they pointed at)."""
-        item = await self._items.by_message(to.chat.id, message_id)
-        if item is None:
-            return NothingStored(to)
-        if not (asker_id is not None and item.sender_id == asker_id) and not await asker_is_admin():
+        """/forget as a reply to a media message: its poster or an admin deletes that one item at once (no
+        confirmation: it is the one message they pointed at). A message still waiting in the queue is forgotten
+        too: its job goes and it is never stored."""
+        item = await self._items.by_message(target.chat.id, target.message_id)
+        poster = item.sender_id if item is not None else target.sender.id
+        if not (asker_id is not None and poster == asker_id) and not await asker_is_admin():
             return NotYours(to)
-        await self._eraser.forget([item])
-        return Forgotten(to, [(item.chat_id, 1)])
+        if item is not None:
+            await self._eraser.forget([item])
+        else:
+            await self._eraser.forget_unstored(target.chat.id, target.message_id)
+        return Forgotten(to, [(to.chat.id, 1)])
 
     async def ask_forget_me(self, to: Audience, asker_id: int) -> Decision:
         """/forget me: in a group, everything the asker posted there; in a private chat, everywhere."""

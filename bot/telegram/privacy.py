@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
-from bot.core.results import Audience, NotAllowed
+from bot.core.results import Audience, NotAllowed, NothingStored
 from bot.replies.privacy import parse_confirm_data, press_text
 from bot.telegram.commands import answer, audience_of, say
 from bot.telegram.context import Context
-from bot.telegram.convert import chat_ref
+from bot.telegram.convert import chat_ref, incoming_from
 
 
 async def privacy_command(update: Update, context: Context) -> None:
@@ -29,13 +29,22 @@ async def forget_command(update: Update, context: Context) -> None:
     if args == ["me"] and asker is not None:
         await answer(context, await services.privacy.ask_forget_me(audience_of(message), asker))
     elif not args and message.reply_to_message is not None:
-        async def asker_is_admin() -> bool:
-            return await context.bot_data.admins.is_admin(message)
-
-        await answer(context, await services.privacy.forget_message(
-            audience_of(message), asker, message.reply_to_message.message_id, asker_is_admin))
+        await _forget_replied(context, message, message.reply_to_message, asker)
     else:
         await say(context, message, "forget_usage")
+
+
+async def _forget_replied(context: Context, message: Message, replied: Message, asker: int | None) -> None:
+    services = context.bot_data.services
+    target = incoming_from(replied, services.settings.download_limit_bytes)
+    if target is None:  # not media: the bot never stores it
+        await answer(context, NothingStored(audience_of(message)))
+        return
+
+    async def asker_is_admin() -> bool:
+        return await context.bot_data.admins.is_admin(message)
+
+    await answer(context, await services.privacy.forget_message(audience_of(message), asker, target, asker_is_admin))
 
 
 async def mydata_command(update: Update, context: Context) -> None:
