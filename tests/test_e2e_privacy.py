@@ -330,6 +330,7 @@ async def test_privacy_and_help_say_what_is_stored_how_long_and_how_to_delete(bo
     li = User(id=44, first_name="李", language_code="zh-hans")
     english = text_of(await command(bot, GROUP, ALICE, "/privacy"))
     assert "caption" in english and "How long" in english and "/forget me" in english and "/purge" in english
+    assert "for 7 days after it was handled" in english and "(30 days on this bot)" in english
     chinese = text_of(await command(bot, GROUP, li, "/privacy"))
     assert "保存多久" in chinese and "/forget me" in chinese
     help_text = text_of(await command(bot, private(ALICE), ALICE, "/help"))

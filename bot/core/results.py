@@ -211,6 +211,15 @@ class PersonalData:
     items: Sequence[Item]
 
 
+@dataclass(frozen=True)
+class PrivacyNotice:
+    """/privacy: what is stored and for how long, with this bot's own retention periods."""
+
+    to: Audience
+    removed_chat_days: int
+    job_days: int
+
+
 PressVerdict = Literal["done", "cancelled", "not_yours", "expired"]
 
 
@@ -226,4 +235,4 @@ class PressOutcome:
 
 Decision = (RepostFound | AlbumReposts | FirstSeen | Matches | NoMatches | ItemFailed | CommandFailed
             | QueuedWhilePaused | OperatorAlert | Report | SettingsView | NotAllowed | NotYours | NothingStored
-            | ConfirmationAsked | Forgotten | Purged | PersonalData)
+            | ConfirmationAsked | Forgotten | Purged | PersonalData | PrivacyNotice)

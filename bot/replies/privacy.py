@@ -18,6 +18,7 @@ from bot.core.results import (
     Forgotten,
     PersonalData,
     PressVerdict,
+    PrivacyNotice,
     Purged,
 )
 from bot.core.types import ButtonOut, DocumentOut, Outgoing
@@ -99,6 +100,11 @@ def export_json(items: Sequence[Item]) -> bytes:
              "date": datetime.fromtimestamp(item.date, UTC).isoformat(), "kind": item.kind, "caption": item.caption}
             for item in items]
     return json.dumps({"items": rows}, ensure_ascii=False, indent=2).encode()
+
+
+def privacy_notice(decision: PrivacyNotice) -> Outgoing:
+    text = t("privacy", _lang(decision.to), removed_days=decision.removed_chat_days, job_days=decision.job_days)
+    return Outgoing(chat_id=decision.to.chat.id, reply_to=decision.to.reply_to, text_html=text)
 
 
 def press_text(verdict: PressVerdict, language: str | None) -> str:

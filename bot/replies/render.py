@@ -25,6 +25,7 @@ from bot.core.results import (
     NotYours,
     OperatorAlert,
     PersonalData,
+    PrivacyNotice,
     Purged,
     QueuedWhilePaused,
     Report,
@@ -121,6 +122,7 @@ _RENDERERS: dict[type[Any], Callable[[Any], Outgoing]] = {
     Forgotten: privacy.forgotten,
     Purged: privacy.purged,
     PersonalData: privacy.personal_data,
+    PrivacyNotice: privacy.privacy_notice,
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
-from bot.core.results import Audience, NotAllowed, NothingStored
+from bot.core.results import Audience, NotAllowed, NothingStored, PrivacyNotice
 from bot.replies.privacy import parse_confirm_data, press_text
 from bot.telegram.commands import answer, audience_of, say
 from bot.telegram.context import Context
@@ -16,7 +16,9 @@ from bot.telegram.convert import chat_ref, incoming_from
 
 async def privacy_command(update: Update, context: Context) -> None:
     if update.effective_message is not None:
-        await say(context, update.effective_message, "privacy")
+        settings = context.bot_data.services.settings
+        await answer(context, PrivacyNotice(audience_of(update.effective_message), settings.retention_days,
+                                            settings.job_retention_days))
 
 
 async def forget_command(update: Update, context: Context) -> None:
