@@ -34,11 +34,11 @@ async def erase_items(conn: aiosqlite.Connection, items: Sequence[Item], *, now:
         await segments.seal(conn, chat_id, model)
 
 
-async def forget_addresses(conn: aiosqlite.Connection, addresses: Sequence[tuple[int, int]], *, now: int) -> None:
+async def forget_addresses(conn: aiosqlite.Connection, addresses: Sequence[tuple[int, int]], *, now: int) -> int:
     """The messages at these (chat id, message id) addresses: their queue jobs go (also unfinished ones: a message
-    forgotten before it was processed is never processed), and a tombstone stays."""
+    forgotten before it was processed is never processed), and a tombstone stays. Returns the jobs deleted."""
     keys = json.dumps([list(address) for address in addresses])
-    await conn.execute(
+    jobs = await conn.execute(
         "DELETE FROM jobs WHERE EXISTS (SELECT 1 FROM json_each(?) AS k "
         "WHERE json_extract(jobs.payload, '$.chat.id') = json_extract(k.value, '$[0]') "
         "AND json_extract(jobs.payload, '$.message_id') = json_extract(k.value, '$[1]'))",
@@ -49,6 +49,7 @@ async def forget_addresses(conn: aiosqlite.Connection, addresses: Sequence[tuple
         "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
         (now, keys),
     )
+    return jobs.rowcount
 
 
 async def drop_vectors(conn: aiosqlite.Connection, items: Sequence[Item]) -> None:

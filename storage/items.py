@@ -180,10 +180,11 @@ class ItemRepository:
         log.info("items forgotten", extra={"count": len(items)})
         return len(items)
 
-    async def forget_unstored(self, chat_id: int, message_id: int, *, now: int) -> None:
-        """A message forgotten before its item was stored (its job still queued): it never will be."""
+    async def forget_unstored(self, chat_id: int, message_id: int, *, now: int) -> bool:
+        """A message forgotten before (or without) its item being stored: it never will be. True when a queued job
+        of it was deleted."""
         async with self._db.transaction() as conn:
-            await erasure.forget_addresses(conn, [(chat_id, message_id)], now=now)
+            return await erasure.forget_addresses(conn, [(chat_id, message_id)], now=now) > 0
 
     async def mark_unavailable(self, chat_id: int, file_ids: Sequence[str]) -> list[Item]:
         """Telegram no longer serves these files in this chat: their items are never shown (or found) again."""

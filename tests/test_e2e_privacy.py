@@ -124,9 +124,11 @@ async def test_forget_reply_by_someone_else_is_refused_and_by_an_admin_allowed(b
     assert not await stored(bot, GROUP, photo)
 
 
-async def test_forget_without_a_reply_explains_itself(bot: RunningBot) -> None:
+async def test_forget_without_a_reply_explains_itself_and_of_a_text_finds_nothing(bot: RunningBot) -> None:
     answer = await command(bot, GROUP, ALICE, "/forget")
     assert "/forget me" in text_of(answer)
+    words = bot.tg.send_text(GROUP, ALICE, "just words")
+    assert "nothing to delete" in text_of(await command(bot, GROUP, ALICE, "/forget", reply_to=words))
 
 
 # ---- /forget me ------------------------------------------------------------------------------------------------

@@ -26,10 +26,12 @@ class Eraser:
             await self._reclaimer.reclaim()
         return count
 
-    async def forget_unstored(self, chat_id: int, message_id: int) -> None:
-        """A media message not stored yet (its job is queued): its job goes, and it is never stored."""
-        await self._items.forget_unstored(chat_id, message_id, now=int(time.time()))
-        await self._reclaimer.reclaim()
+    async def forget_unstored(self, chat_id: int, message_id: int) -> bool:
+        """A message without a stored item: it is never stored; True when its queued job was deleted."""
+        had_job = await self._items.forget_unstored(chat_id, message_id, now=int(time.time()))
+        if had_job:
+            await self._reclaimer.reclaim()
+        return had_job
 
     async def expire(self, chat_id: int, before: int) -> int:
         """Delete the chat's items posted before `before` (unix seconds)."""

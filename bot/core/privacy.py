@@ -28,7 +28,7 @@ from bot.core.results import (
     PrivacyAction,
     Purged,
 )
-from bot.core.types import IncomingMedia
+from bot.core.types import MessageRef
 from storage.models import Confirmation, Item
 
 CONFIRMATION_SECONDS = 3600
@@ -43,19 +43,19 @@ class PrivacyService:
         self._confirmations = confirmations
         self._eraser = eraser
 
-    async def forget_message(self, to: Audience, asker_id: int | None, target: IncomingMedia,
+    async def forget_message(self, to: Audience, asker_id: int | None, target: MessageRef,
                              asker_is_admin: AdminCheck) -> Decision:
-        """/forget as a reply to a media message: its poster or an admin deletes that one item at once (no
-        confirmation: it is the one message they pointed at). A message still waiting in the queue is forgotten
-        too: its job goes and it is never stored."""
-        item = await self._items.by_message(target.chat.id, target.message_id)
-        poster = item.sender_id if item is not None else target.sender.id
+        """/forget as a reply: the poster or an admin deletes that one item at once (no confirmation: it is the one
+        message they pointed at). A message still waiting in the queue is forgotten too: its job goes and it is
+        never stored."""
+        item = await self._items.by_message(target.chat_id, target.message_id)
+        poster = item.sender_id if item is not None else target.poster_id
         if not (asker_id is not None and poster == asker_id) and not await asker_is_admin():
             return NotYours(to)
         if item is not None:
             await self._eraser.forget([item])
-        else:
-            await self._eraser.forget_unstored(target.chat.id, target.message_id)
+        elif not await self._eraser.forget_unstored(target.chat_id, target.message_id):
+            return NothingStored(to)
         return Forgotten(to, [(to.chat.id, 1)])
 
     async def ask_forget_me(self, to: Audience, asker_id: int) -> Decision:

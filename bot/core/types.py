@@ -84,6 +84,15 @@ class IncomingMedia:
         )
 
 
+@dataclass(frozen=True)
+class MessageRef:
+    """A message someone pointed at (replied to), whatever it holds: its address and who posted it."""
+
+    chat_id: int
+    message_id: int
+    poster_id: int | None
+
+
 # What the pipeline asks the Telegram side to send. `html` fields are already escaped and formatted.
 @dataclass(frozen=True)
 class MediaOut:

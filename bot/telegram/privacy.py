@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
-from bot.core.results import Audience, NotAllowed, NothingStored, PrivacyNotice
+from bot.core.results import Audience, NotAllowed, PrivacyNotice
+from bot.core.types import MessageRef
 from bot.replies.privacy import parse_confirm_data, press_text
 from bot.telegram.commands import answer, audience_of, say
 from bot.telegram.context import Context
-from bot.telegram.convert import chat_ref, incoming_from
+from bot.telegram.convert import chat_ref, sender_of
 
 
 async def privacy_command(update: Update, context: Context) -> None:
@@ -37,16 +38,14 @@ async def forget_command(update: Update, context: Context) -> None:
 
 
 async def _forget_replied(context: Context, message: Message, replied: Message, asker: int | None) -> None:
-    services = context.bot_data.services
-    target = incoming_from(replied, services.settings.download_limit_bytes)
-    if target is None:  # not media: the bot never stores it
-        await answer(context, NothingStored(audience_of(message)))
-        return
+    """Any stored message (media today, text later): the use case decides by what it holds."""
+    target = MessageRef(replied.chat.id, replied.message_id, sender_of(replied).id)
 
     async def asker_is_admin() -> bool:
         return await context.bot_data.admins.is_admin(message)
 
-    await answer(context, await services.privacy.forget_message(audience_of(message), asker, target, asker_is_admin))
+    await answer(context, await context.bot_data.services.privacy.forget_message(audience_of(message), asker, target,
+                                                                               asker_is_admin))
 
 
 async def mydata_command(update: Update, context: Context) -> None:
