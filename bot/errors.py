@@ -25,6 +25,8 @@ class Disposition(StrEnum):
     """The bot was removed or blocked: stop working for that chat."""
     CHAT_MOVED = "chat_moved"
     """The group became a supergroup: move its data and run the job again there."""
+    ORIGINAL_GONE = "original_gone"
+    """An answer shows an original Telegram no longer serves: mark it unavailable and show the next best instead."""
 
 
 class Failure(Exception):

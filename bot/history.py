@@ -187,6 +187,7 @@ def summary(tally: ImportTally) -> str:
     lines = [
         f"imported: {tally.imported}",
         f"skipped as already present: {tally.already_present}",
+        f"skipped as deleted on request: {tally.forgotten}",
         f"without file: {tally.without_file}",
         f"unsupported: {tally.unsupported}",
         f"not media (text, service): {tally.not_media}",

@@ -57,3 +57,6 @@ def configure_logging(level: str, secrets: Iterable[str], stream: TextIO | None 
     # httpx/httpcore log each request URL at INFO; they are noise and (redacted or not) not worth a line each.
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # aiosqlite logs every statement with its parameters at DEBUG: people's captions would outlive their deletion in
+    # the log, and two lines per statement drown everything else.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -20,12 +20,15 @@ from bot.core.caps import SpendCaps
 from bot.core.chat_settings import SettingsService
 from bot.core.delivery import Delivery, Presenter
 from bot.core.embedding import EmbeddingService
+from bot.core.erasing import Eraser
 from bot.core.failures import FailurePolicy
 from bot.core.health import EmbeddingHealth, OperatorAlerter
 from bot.core.ingest import IngestService, SimilarityPolicy
 from bot.core.lifecycle import ChatLifecycle
 from bot.core.neighbours import Neighbours
+from bot.core.originals import Originals
 from bot.core.ports import ChatGateway
+from bot.core.privacy import PrivacyService
 from bot.core.report import ReportService
 from bot.core.repost import AlertPacer
 from bot.core.results import OperatorAlert
@@ -54,6 +57,7 @@ class Services:
     report: ReportService
     chat_settings: SettingsService
     lifecycle: ChatLifecycle
+    privacy: PrivacyService
     runner: JobRunner
     albums: AlbumCollector
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -63,7 +67,7 @@ class Services:
                     client: DashScopeClient | None = None) -> Services:
         store = await Store.open(settings.database_path)
         client = client or dashscope_client(settings, settings.dashscope_rpm)
-        delivery = Delivery(gateway, present, store.stats)
+        delivery = Delivery(gateway, present, store.stats, Originals(store.items))
         health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery))
         indexes = IndexRegistry(store.items, client.spec.name, client.spec.dimension,
                                 memory_budget_bytes=settings.index_memory_mb << 20)
@@ -77,7 +81,9 @@ class Services:
             neighbours=neighbours, health=health, delivery=delivery, pacer=pacer, albums=albums,
             policy=SimilarityPolicy(settings.repost_threshold, settings.similar_min_score),
         )
-        lifecycle = ChatLifecycle(store.chats, store.jobs, retention_days=settings.retention_days,
+        eraser = Eraser(store.items, store.chats, store.db)
+        lifecycle = ChatLifecycle(store.chats, store.jobs, store.confirmations, eraser,
+                                  retention_days=settings.retention_days,
                                   job_retention_days=settings.job_retention_days)
         policy = FailurePolicy(store.jobs, store.stats, lifecycle, health, delivery,
                                max_attempts=settings.job_max_attempts)
@@ -87,6 +93,7 @@ class Services:
         services = cls(
             settings=settings, store=store, client=client, indexes=indexes, health=health, delivery=delivery,
             ingest=ingest, lifecycle=lifecycle, runner=runner, albums=albums,
+            privacy=PrivacyService(store.items, store.confirmations, eraser),
             similar=SimilarService(store.items, embedding, neighbours, asking, min_score=settings.similar_min_score),
             search=SearchService(embedding, neighbours, asking, SearchFloors(
                 image=settings.search_min_score, caption=settings.search_caption_min_score)),

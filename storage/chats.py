@@ -43,11 +43,12 @@ class ChatRepository:
             current = await _read_settings(conn, chat_id)
             updated = _validated(dataclasses.replace(current, **changes))
             await conn.execute(
-                "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE "
+                "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, retention_days) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE "
                 "SET repost_threshold = excluded.repost_threshold, alert_stickers = excluded.alert_stickers, "
-                "alert_animations = excluded.alert_animations",
-                (chat_id, updated.repost_threshold, updated.alert_stickers, updated.alert_animations),
+                "alert_animations = excluded.alert_animations, retention_days = excluded.retention_days",
+                (chat_id, updated.repost_threshold, updated.alert_stickers, updated.alert_animations,
+                 updated.retention_days),
             )
         return updated
 
@@ -88,6 +89,13 @@ class ChatRepository:
             )
         return [int(row[0]) for row in rows]
 
+    async def with_retention(self) -> list[tuple[int, int]]:
+        """(chat id, retention days) of every chat that keeps its items for a limited time."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT chat_id, retention_days FROM chats WHERE retention_days IS NOT NULL ORDER BY chat_id"
+            )
+        return [(int(row[0]), int(row[1])) for row in rows]
 
     async def move(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: all its data follows in one transaction; a replay changes nothing."""
@@ -109,17 +117,18 @@ class ChatRepository:
 async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettings:
     rows = list(
         await conn.execute_fetchall(
-            "SELECT repost_threshold, alert_stickers, alert_animations FROM chats WHERE chat_id = ?",
+            "SELECT repost_threshold, alert_stickers, alert_animations, retention_days FROM chats WHERE chat_id = ?",
             (chat_id,),
         )
     )
     if not rows:
         return ChatSettings()
-    threshold, stickers, animations = rows[0]
+    threshold, stickers, animations, retention = rows[0]
     return ChatSettings(
         repost_threshold=None if threshold is None else float(threshold),
         alert_stickers=bool(stickers),
         alert_animations=bool(animations),
+        retention_days=None if retention is None else int(retention),
     )
 
 
@@ -133,4 +142,7 @@ def _validated(settings: ChatSettings) -> ChatSettings:
     for name in ("alert_stickers", "alert_animations"):
         if not isinstance(getattr(settings, name), bool):
             raise ValueError(f"{name} must be a bool")
+    days = settings.retention_days
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+        raise ValueError(f"retention_days must be a positive number of days or None, got {days!r}")
     return settings if threshold is None else dataclasses.replace(settings, repost_threshold=float(threshold))

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import aiosqlite
 import numpy.typing as npt
 
-from storage import segments
+from storage import erasure, segments
 from storage.db import Database
 from storage.models import ALL_FACETS, FACET_CAPTION, FACET_MEDIA, Item, NewItem
 from storage.vectors import FloatMatrix, QuantisedBlock, VectorBlock, to_blob, unit_vector
@@ -50,6 +50,13 @@ class ChatsReset:
 
 ItemEvent = VectorsChanged | ChatsReset
 
+GONE = {facet: None for facet in ALL_FACETS}
+"""A VectorsChanged payload removing every facet of an item (deleted, or its original is gone)."""
+
+
+class ForgottenMessage(LookupError):
+    """The message's item was deleted on request: it is not stored again (unless posted again, as a new message)."""
+
 
 class ItemListener(Protocol):
     def on_item_event(self, event: ItemEvent) -> None: ...
@@ -71,14 +78,20 @@ class ItemRepository:
         self._listeners.append(listener)
 
     async def add(self, item: NewItem, vectors: Vectors) -> Item:
-        """Store the item; a second add of the same message returns the stored item unchanged."""
-        (stored,) = await self.add_many([(item, vectors)])
-        return stored
+        """Store the item; a second add of the same message returns the stored item unchanged. A forgotten message
+        raises ForgottenMessage."""
+        stored = await self.add_many([(item, vectors)])
+        if not stored:
+            raise ForgottenMessage(f"message {item.message_id} of chat {item.chat_id} was forgotten")
+        return stored[0]
 
     async def add_many(self, entries: Sequence[tuple[NewItem, Vectors]]) -> list[Item]:
-        """`add` for many items in one transaction (imports, benchmarks); results in `entries` order."""
+        """`add` for many items in one transaction (imports, benchmarks); results in `entries` order, without the
+        messages that were forgotten (deleted on request)."""
         prepared = [(item, _unit_vectors(vectors)) for item, vectors in entries]
         async with self._db.transaction() as conn:
+            gone = await erasure.forgotten(conn, [(item.chat_id, item.message_id) for item, _ in prepared])
+            prepared = [(item, units) for item, units in prepared if (item.chat_id, item.message_id) not in gone]
             known = await _existing_items(conn, [item for item, _ in prepared])
             moved = await _chat_moves(conn, {item.chat_id for item, _ in prepared})
             results, created = _plan_batch(prepared, known, moved, await _next_item_id(conn))
@@ -110,7 +123,7 @@ class ItemRepository:
     ) -> Item | None:
         """The earliest post of exactly this file in the chat: an identical repost, no embedding needed."""
         return await self._one(
-            "SELECT * FROM items WHERE chat_id = :chat AND file_unique_id = :file "
+            "SELECT * FROM items WHERE chat_id = :chat AND file_unique_id = :file AND unavailable = 0 "
             "AND (:exclude IS NULL OR message_id != :exclude) ORDER BY date, id LIMIT 1",
             {"chat": chat_id, "file": file_unique_id, "exclude": exclude_message_id},
         )
@@ -131,6 +144,69 @@ class ItemRepository:
                 (kind, file_id, file_unique_id, route, item_id),
             )
             await self._replace_facet(conn, item_id, FACET_MEDIA, vector)
+
+    async def by_sender(self, sender_id: int, chat_id: int | None = None) -> list[Item]:
+        """Everything one person posted, in one chat or in all, oldest first."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM items WHERE sender_id = :sender AND (:chat IS NULL OR chat_id = :chat) "
+                "ORDER BY chat_id, date, id",
+                {"sender": sender_id, "chat": chat_id},
+            )
+        return [_item_from_row(row) for row in rows]
+
+    async def older_than(self, chat_id: int, before: int) -> list[Item]:
+        """The chat's items posted before `before` (unix seconds): due for deletion under its retention."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM items WHERE chat_id = ? AND date < ? ORDER BY id", (chat_id, before)
+            )
+        return [_item_from_row(row) for row in rows]
+
+    async def is_forgotten(self, chat_id: int, message_id: int) -> bool:
+        async with self._db.read() as conn:
+            return bool(await erasure.forgotten(conn, [(chat_id, message_id)]))
+
+    async def forget(self, items: Sequence[Item], *, now: int) -> int:
+        """Delete these items and every trace of them (see storage.erasure); they leave the indexes at once and are
+        never re-created from the same message. Returns how many were deleted."""
+        if not items:
+            return 0
+        async with self._db.transaction() as conn:
+            await erasure.erase_items(conn, items, now=now)
+            self._notify_after_commit(
+                [VectorsChanged(item.chat_id, item.model, item.id, GONE, new_item=False) for item in items]
+            )
+        log.info("items forgotten", extra={"count": len(items)})
+        return len(items)
+
+    async def forget_unstored(self, chat_id: int, message_id: int, *, now: int) -> bool:
+        """A message forgotten before (or without) its item being stored: it never will be. True when a queued job
+        of it was deleted."""
+        async with self._db.transaction() as conn:
+            return await erasure.forget_addresses(conn, [(chat_id, message_id)], now=now) > 0
+
+    async def mark_unavailable(self, chat_id: int, file_ids: Sequence[str]) -> list[Item]:
+        """Telegram no longer serves these files in this chat: their items are never shown (or found) again."""
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM items WHERE chat_id = ? AND unavailable = 0 "
+                "AND file_id IN (SELECT value FROM json_each(?))",
+                (chat_id, json.dumps(list(file_ids))),
+            )
+            items = [_item_from_row(row) for row in rows]
+            await erasure.drop_vectors(conn, items)
+            self._notify_after_commit(
+                [VectorsChanged(item.chat_id, item.model, item.id, GONE, new_item=False) for item in items]
+            )
+        return items
+
+    async def unavailable_count(self, chat_id: int) -> int:
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT count(*) FROM items WHERE chat_id = ? AND unavailable = 1", (chat_id,)
+            )
+        return int(next(iter(rows))[0])
 
     async def load_vectors(self, chat_id: int, model: str) -> VectorBlock:
         """Every float32 vector of the chat, row by row (the truth, for tests and tools; not a fast path)."""

@@ -189,12 +189,41 @@ async def int8_segments(conn: aiosqlite.Connection) -> None:
     await conn.execute("CREATE INDEX segments_by_chat ON segments (chat_id, model)")
 
 
+PEOPLES_DATA = sql(
+    # Messages whose items were deleted on request (or by retention): a replayed update or a history import of the
+    # same message must not bring them back. Keyed by the Telegram address (origin chat, message id); nothing else.
+    """CREATE TABLE forgotten_messages (
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        forgotten_at INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    ) WITHOUT ROWID""",
+    # A destructive command waiting for its button: the press carries only the id (callback data is 64 bytes).
+    """CREATE TABLE confirmations (
+        id INTEGER PRIMARY KEY,
+        action TEXT NOT NULL,
+        chat_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        target_chat_id INTEGER,
+        created_at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX confirmations_by_chat ON confirmations (chat_id)",
+    # Telegram answered that the original (file or message) is gone: never shown again, counted in /stats.
+    "ALTER TABLE items ADD COLUMN unavailable INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX items_by_sender ON items (sender_id, chat_id)",
+    "CREATE INDEX items_by_chat_date ON items (chat_id, date)",
+    # Days after which a chat's items are deleted; NULL keeps them forever.
+    "ALTER TABLE chats ADD COLUMN retention_days INTEGER",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "media items, vectors, segments, embedding cache, chats", MEDIA_SCHEMA),
     Migration(2, "durable job queue and usage counters", QUEUE_AND_USAGE_SCHEMA),
     Migration(3, "jobs record when they last changed, so finished ones can be pruned", JOB_UPDATED_AT),
     Migration(4, "count of replies given up after retries", REPLIES_FAILED_COUNTER),
     Migration(5, "int8 segments: codes and per-row scales instead of float32 matrices", int8_segments),
+    Migration(6, "people's data: forgotten messages, confirmations, unavailable originals, retention",
+              PEOPLES_DATA),
 )
 
 

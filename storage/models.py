@@ -53,6 +53,8 @@ class ChatSettings:
     """Cosine similarity from which a post counts as a repost; None means the operator's global default."""
     alert_stickers: bool = False
     alert_animations: bool = True
+    retention_days: int | None = None
+    """Items older than this many days are deleted by the daily sweep; None keeps them forever."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class ChatStats:
     skipped_over_cap: int
     replies_failed: int = 0
     """Replies (alerts, answers) given up after their retries; the item itself was stored."""
+    originals_gone: int = 0
+    """Items Telegram no longer serves (deleted message or file): never shown again."""
 
 
 class JobState(StrEnum):
@@ -92,4 +96,17 @@ class Job:
     next_attempt_at: int
     error: str | None
     reply_state: str | None
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A destructive command waiting for its button. `user_id` asked; `target_chat_id` is the chat concerned when
+    it is not `chat_id` (an operator purging a chat from a private chat)."""
+
+    id: int
+    action: str
+    chat_id: int
+    user_id: int
+    target_chat_id: int | None
     created_at: int

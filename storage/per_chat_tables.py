@@ -18,6 +18,11 @@ async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: i
     await _move_settings(conn, old_chat_id, new_chat_id)
     await _move_usage(conn, old_chat_id, new_chat_id)
     await conn.execute("UPDATE jobs SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+    await conn.execute("UPDATE confirmations SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+    await conn.execute(
+        "UPDATE confirmations SET target_chat_id = ? WHERE target_chat_id = ?", (new_chat_id, old_chat_id)
+    )
+    # forgotten_messages stay keyed by the Telegram address (the old chat's id), as items' origin_chat_id does.
     # Late arrivals addressed to any earlier id of the chat are routed to its newest id.
     await conn.execute("UPDATE chat_moves SET new_chat_id = ? WHERE new_chat_id = ?", (new_chat_id, old_chat_id))
     await conn.execute(
@@ -40,12 +45,19 @@ async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
         (chat_id, chat_id),
     )
     await segments.purge_chat(conn, chat_id)
+    # Tombstones of the chat, under its own id and under the ids it had before becoming a supergroup.
+    await conn.execute(
+        "DELETE FROM forgotten_messages WHERE chat_id = ? OR chat_id IN "
+        "(SELECT old_chat_id FROM chat_moves WHERE new_chat_id = ?)",
+        (chat_id, chat_id),
+    )
     for statement in (
         "DELETE FROM items WHERE chat_id = ?",
         "DELETE FROM chats WHERE chat_id = ?",
         "DELETE FROM usage WHERE chat_id = ?",
         "DELETE FROM chat_counters WHERE chat_id = ?",
         "DELETE FROM jobs WHERE chat_id = ?",
+        "DELETE FROM confirmations WHERE chat_id = ?1 OR target_chat_id = ?1",
         "DELETE FROM chat_moves WHERE new_chat_id = ?",
     ):
         await conn.execute(statement, (chat_id,))
@@ -55,10 +67,11 @@ async def _move_settings(conn: aiosqlite.Connection, old_chat_id: int, new_chat_
     # The old group's settings win: the supergroup is the same community, and it cannot have been configured
     # before the migration that created it.
     await conn.execute(
-        "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, removed_at) "
-        "SELECT ?, repost_threshold, alert_stickers, alert_animations, NULL FROM chats WHERE chat_id = ? "
-        "ON CONFLICT (chat_id) DO UPDATE SET repost_threshold = excluded.repost_threshold, "
-        "alert_stickers = excluded.alert_stickers, alert_animations = excluded.alert_animations",
+        "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, retention_days, removed_at) "
+        "SELECT ?, repost_threshold, alert_stickers, alert_animations, retention_days, NULL FROM chats "
+        "WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE SET repost_threshold = excluded.repost_threshold, "
+        "alert_stickers = excluded.alert_stickers, alert_animations = excluded.alert_animations, "
+        "retention_days = excluded.retention_days",
         (new_chat_id, old_chat_id),
     )
     await conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_chat_id,))

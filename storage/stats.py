@@ -95,6 +95,7 @@ class StatsRepository:
             jobs_pending=jobs[JobState.PENDING] + jobs[JobState.RUNNING],
             skipped_over_cap=int(skipped),
             replies_failed=int(replies_failed),
+            originals_gone=await self._items.unavailable_count(chat_id),
         )
 
     async def chats_overview(self) -> list[tuple[int, ChatStats]]:

@@ -8,6 +8,7 @@ from typing import Self
 
 from storage.cache import EmbeddingCache
 from storage.chats import ChatRepository
+from storage.confirmations import ConfirmationRepository
 from storage.db import Database
 from storage.items import ItemRepository
 from storage.jobs import JobRepository
@@ -22,6 +23,7 @@ class Store:
     stats: StatsRepository
     chats: ChatRepository
     jobs: JobRepository
+    confirmations: ConfirmationRepository
 
     @classmethod
     async def open(cls, path: Path) -> Self:
@@ -35,6 +37,7 @@ class Store:
             stats=StatsRepository(db, items, jobs),
             chats=ChatRepository(db, items),
             jobs=jobs,
+            confirmations=ConfirmationRepository(db),
         )
 
     async def close(self) -> None:

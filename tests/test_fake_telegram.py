@@ -402,3 +402,16 @@ async def test_application_polls_and_answers_a_command(telegram: FakeBotAPI) -> 
     assert sent[0]["text"] == "Hello, Alice!" and sent[0]["params"]["parse_mode"] == "HTML"
     assert [request.method for request in telegram.requests[:2]] == ["getMe", "deleteWebhook"]
     assert telegram.failed_requests() == []
+
+
+async def test_a_lost_file_is_refused_like_an_unknown_file_id(telegram: FakeBotAPI, bot: Bot, photo: bytes) -> None:
+    posted = telegram.send_photo(GROUP, ALICE, photo)
+    kept, lost = posted["photo"][0]["file_id"], posted["photo"][-1]["file_id"]
+    telegram.lose_file(lost)
+    with pytest.raises(BadRequest, match="Wrong file identifier/http url specified"):
+        await bot.send_photo(GROUP.id, lost)
+    with pytest.raises(BadRequest, match="Invalid file_id"):
+        await bot.get_file(lost)
+    with pytest.raises(BadRequest):
+        await bot.send_media_group(GROUP.id, [InputMediaPhoto(kept), InputMediaPhoto(lost)])
+    assert (await bot.get_file(kept)).file_id == kept

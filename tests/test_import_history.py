@@ -257,3 +257,21 @@ async def test_off_a_terminal_progress_goes_to_periodic_log_lines(
         assert await import_history(make_settings(), str(folder)) == EXIT_DONE
     lines = [record for record in caplog.records if record.getMessage() == "import progress"]
     assert lines and lines[-1].__dict__["done"] == 3 and lines[-1].__dict__["total"] == 3
+
+
+async def test_a_forgotten_message_is_not_imported_again(make_settings, fake_ds: FakeDashScope, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    settings = make_settings()
+    folder = sample_export(tmp_path / "export").write()
+    await import_history(settings, str(folder))
+    store = await Store.open(settings.database_path)
+    try:
+        item = await store.items.by_message(CHAT_ID, 2)
+        assert item is not None
+        await store.items.forget([item], now=int(time.time()))
+    finally:
+        await store.close()
+    calls = len(fake_ds.embed_requests)
+    assert await import_history(settings, str(folder)) == EXIT_DONE
+    assert "skipped as deleted on request: 1" in capsys.readouterr().out
+    assert sorted(await stored(settings)) == [4, 5] and len(fake_ds.embed_requests) == calls

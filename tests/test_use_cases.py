@@ -17,11 +17,14 @@ import pytest
 from bot.config import Secret, Settings
 from bot.core.caps import OverCap
 from bot.core.embedding import Payer
+from bot.core.erasing import Eraser
 from bot.core.lifecycle import ChatLifecycle
-from bot.core.ports import ChatGone, TransientTelegramError, Undeliverable
+from bot.core.ports import ChatGone, OriginalGone, TransientTelegramError, Undeliverable
+from bot.core.privacy import CONFIRMATION_SECONDS
 from bot.core.results import (
     Audience,
     CommandFailed,
+    ConfirmationAsked,
     FirstSeen,
     Hit,
     ItemFailed,
@@ -196,9 +199,48 @@ def test_vectors_of_the_fake_client_are_unit_length() -> None:
 async def test_the_daily_sweep_prunes_finished_jobs_after_their_retention(core: Core) -> None:
     await core.ingest(core.post(GROUP, 1, "f1"))
     store = core.services.store
-    now = ChatLifecycle(store.chats, store.jobs, retention_days=30, job_retention_days=7)
+    eraser = Eraser(store.items, store.chats, store.db)
+    now = ChatLifecycle(store.chats, store.jobs, store.confirmations, eraser, retention_days=30,
+                        job_retention_days=7)
     assert await now.prune_jobs() == 0  # finished just now: kept for JOB_RETENTION_DAYS
-    later = ChatLifecycle(store.chats, store.jobs, retention_days=30, job_retention_days=7,
-                          clock=lambda: time.time() + 8 * 86400)
+    later = ChatLifecycle(store.chats, store.jobs, store.confirmations, eraser, retention_days=30,
+                          job_retention_days=7, clock=lambda: time.time() + 8 * 86400)
     assert await later.prune_jobs() == 1
     assert sum((await store.jobs.counts()).values()) == 0
+
+
+async def test_similar_shows_the_next_best_when_an_original_is_gone(core: Core) -> None:
+    await core.ingest(core.post(GROUP, 1, "f1"), core.post(GROUP, 2, "f2", unique_id="u-f1"),
+                      core.post(GROUP, 3, "f3", unique_id="u-f1"))
+    core.gateway.sent.clear()
+    to = Audience(GROUP, 9, "en")
+    decision = await core.services.similar.answer(to, core.post(GROUP, 3, "f3", unique_id="u-f1"))
+    assert isinstance(decision, Matches) and {h.item.file_id for h in decision.hits} == {"f1", "f2"}
+    core.gateway.failures.append(OriginalGone("wrong file identifier", ["f1"]))
+    assert await core.services.delivery.send(decision)
+    (answer,) = core.gateway.sent
+    assert [m.file_id for m in answer.media] == ["f2"]
+    again = await core.services.similar.answer(to, core.post(GROUP, 3, "f3", unique_id="u-f1"))
+    assert isinstance(again, Matches) and [h.item.file_id for h in again.hits] == ["f2"]  # never tried again
+    assert (await core.services.store.stats.chat_stats(GROUP.id)).originals_gone == 1
+
+
+async def test_a_confirmation_expires_and_is_pressed_once(core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
+    await core.ingest(core.post(GROUP, 1, "f1"))
+    to = Audience(GROUP, 5, "en")
+    privacy = core.services.privacy
+    alice = 42
+    asked = await privacy.ask_forget_me(to, alice)
+    assert isinstance(asked, ConfirmationAsked) and asked.count == 1
+    admins = NoAdmins()
+    assert (await privacy.press(Audience(PRIVATE, None, "en"), alice, asked.confirmation_id, True, admins)
+            ).verdict == "expired"  # a press from another chat
+    later = time.time() + CONFIRMATION_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert (await privacy.press(to, alice, asked.confirmation_id, True, admins)).verdict == "expired"
+    assert await core.services.store.items.by_message(GROUP.id, 1) is not None
+
+
+class NoAdmins:
+    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
+        return False

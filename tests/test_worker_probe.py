@@ -9,9 +9,11 @@ import pytest
 
 from bot.core.breaker import CircuitBreaker
 from bot.core.delivery import Delivery
+from bot.core.erasing import Eraser
 from bot.core.failures import FailurePolicy
 from bot.core.health import EmbeddingHealth
 from bot.core.lifecycle import ChatLifecycle
+from bot.core.originals import Originals
 from bot.core.worker import JobRunner
 from bot.dashscope.errors import ServerError
 from bot.replies.render import render
@@ -54,9 +56,10 @@ async def test_a_poisoned_item_does_not_stall_the_queue_behind_the_breaker(tmp_p
         ingest = PoisonedIngest()
         breaker = CircuitBreaker(first_probe_after=1.0, outage_after_failures=1)
         health = EmbeddingHealth(breaker, notify)
-        lifecycle = ChatLifecycle(store.chats, store.jobs, retention_days=30, job_retention_days=7)
+        lifecycle = ChatLifecycle(store.chats, store.jobs, store.confirmations,
+                                  Eraser(store.items, store.chats, store.db), retention_days=30, job_retention_days=7)
         policy = FailurePolicy(store.jobs, store.stats, lifecycle, health,
-                               Delivery(MemoryGateway(), render, store.stats), max_attempts=50)
+                               Delivery(MemoryGateway(), render, store.stats, Originals(store.items)), max_attempts=50)
         runner = JobRunner(store.jobs, ingest, policy, health, workers=1)
         await runner.start()
         try:

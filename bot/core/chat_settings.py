@@ -1,4 +1,5 @@
-"""/settings: a chat's repost threshold and which kinds of media are called out, shown and changed by admins."""
+"""/settings: a chat's repost threshold, which kinds of media are called out, and how long items are kept; shown and
+changed by admins."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from bot.core.results import Audience, SettingsView
 
 _SWITCHES = {"on": True, "off": False, "开": True, "关": False}
 _SWITCH_FIELDS = {"stickers": "alert_stickers", "gifs": "alert_animations"}
+_KEEP_FOREVER = frozenset({"off", "关", "forever"})
+MAX_RETENTION_DAYS = 36500
 
 
 def parse_settings_args(args: list[str]) -> dict[str, object] | None:
-    """`[]` shows; `threshold 93|0.93|default`, `stickers on|off`, `gifs on|off` change; anything else is None."""
+    """`[]` shows; `threshold 93|0.93|default`, `stickers on|off`, `gifs on|off`, `retention 365|off` change;
+    anything else is None."""
     if not args:
         return {}
     if len(args) != 2:
@@ -25,9 +29,20 @@ def parse_settings_args(args: list[str]) -> dict[str, object] | None:
             return None
         fraction = number / 100 if number > 1 else number
         return {"repost_threshold": fraction} if 0.5 <= fraction <= 1.0 else None
+    if name == "retention":
+        return _retention(value)
     if name in _SWITCH_FIELDS and value in _SWITCHES:
         return {_SWITCH_FIELDS[name]: _SWITCHES[value]}
     return None
+
+
+def _retention(value: str) -> dict[str, object] | None:
+    """Whole days from 1 to 100 years, or `off` (keep forever)."""
+    if value in _KEEP_FOREVER:
+        return {"retention_days": None}
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_RETENTION_DAYS:
+        return None
+    return {"retention_days": int(value)}
 
 
 class SettingsService:

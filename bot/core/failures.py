@@ -69,6 +69,8 @@ class FailurePolicy:
             Disposition.PAUSE_ACCOUNT: self._pause_for_account,
             Disposition.CHAT_GONE: self._chat_gone,
             Disposition.CHAT_MOVED: self._chat_moved,
+            # Delivery replaces a gone original itself; should one escape it, the job is retried like any trouble.
+            Disposition.ORIGINAL_GONE: self._retry,
         }
 
     async def handle(self, job: Job, exc: Exception, *, probe: bool) -> None:

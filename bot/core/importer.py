@@ -53,6 +53,8 @@ class ImportTally:
     done: int = 0
     imported: int = 0
     already_present: int = 0
+    forgotten: int = 0
+    """Messages whose items were deleted on request (/forget, /forget me): an import does not bring them back."""
     without_file: int = 0
     unsupported: int = 0
     not_media: int = 0
@@ -145,6 +147,9 @@ class HistoryImporter:
     async def _media(self, chat: ChatRef, message: ExportMessage, tally: ImportTally) -> None:
         if await self._items.by_message(chat.id, message.id) is not None:
             tally.already_present += 1
+            return
+        if await self._items.is_forgotten(chat.id, message.id):
+            tally.forgotten += 1
             return
         await self._wait_for_quiet()
         try:

@@ -20,11 +20,13 @@ from bot.core.delivery import Delivery
 from bot.core.embedding import EmbeddingService, MediaVectors, Payer
 from bot.core.health import EmbeddingHealth
 from bot.core.neighbours import Neighbours
+from bot.core.originals import SPARE_HITS
 from bot.core.ports import ChatStore, ItemStore, JobQueue, StatsStore
 from bot.core.repost import AlertPacer, alerts_enabled_for, repost_threshold, repost_verdict
 from bot.core.results import Audience, Decision, FirstSeen, Hit, Matches, QueuedWhilePaused, RepostFound
 from bot.core.types import IncomingMedia
 from bot.observability import metrics
+from storage.items import ForgottenMessage
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item, Job, NewItem
 
 log = logging.getLogger(__name__)
@@ -99,10 +101,16 @@ class IngestService:
         if not await self._chats.is_active(job.chat_id):
             log.info("chat inactive, job skipped", extra={"chat_id": job.chat_id, "job_id": job.id})
             return
+        if await self._items.is_forgotten(incoming.chat.id, incoming.message_id):
+            log.info("forgotten message not stored again", extra={"chat_id": job.chat_id, "job_id": job.id})
+            return
         if job.kind == "edit":
             await self._apply_edit(incoming)
             return
-        item, vector = await self._store_item(incoming)
+        try:
+            item, vector = await self._store_item(incoming)
+        except ForgottenMessage:  # forgotten while it was being embedded
+            return
         if job.reply_state is not None and job.reply_state != REPLY_RETRY:
             return  # a crash mid-send, or a reply already settled: better one missing alert than a duplicate
         decision = await self._decide(_rebased(incoming, job.chat_id), item, vector,
@@ -135,7 +143,8 @@ class IngestService:
             return await self._private_answer(to, item, vector)
         settings = await self._chats.settings(item.chat_id)
         threshold = repost_threshold(settings, self._policy.repost_threshold)
-        verdict = repost_verdict(await self._candidates(item, vector, threshold), threshold)
+        candidates = await self._candidates(item, vector, threshold)
+        verdict = repost_verdict(candidates, threshold)
         if verdict is not None and first_time:
             await self._stats.add_repost(item.chat_id)
         if incoming.is_channel_post or not alerts_enabled_for(item.kind, settings):
@@ -149,10 +158,11 @@ class IngestService:
             metrics.ALERTS_DROPPED.inc()
             log.info("repost alert dropped by pacing", extra={"chat_id": item.chat_id})
             return None
-        return RepostFound(to, verdict)
+        spare = sorted((hit for hit in candidates if hit is not verdict), key=lambda hit: -hit.score)
+        return RepostFound(to, verdict, spare=spare[:SPARE_HITS])
 
     async def _candidates(self, item: Item, vector: np.ndarray, min_score: float) -> list[Hit]:
-        hits = await self._neighbours.nearest(item.chat_id, vector, k=1, min_score=min_score,
+        hits = await self._neighbours.nearest(item.chat_id, vector, k=1 + SPARE_HITS, min_score=min_score,
                                               exclude_item_ids=(item.id,), before_item_id=item.id)
         identical = await self._neighbours.identical(item)
         return [identical, *hits] if identical else hits
@@ -160,11 +170,13 @@ class IngestService:
     async def _private_answer(self, to: Audience, item: Item, vector: np.ndarray) -> Decision:
         identical = await self._neighbours.identical(item)
         exclude = (item.id, identical.item.id) if identical else (item.id,)
-        near = await self._neighbours.nearest(item.chat_id, vector, k=PRIVATE_MATCHES,
+        near = await self._neighbours.nearest(item.chat_id, vector, k=PRIVATE_MATCHES + SPARE_HITS,
                                               min_score=self._policy.similar_min_score,
                                               exclude_item_ids=exclude, before_item_id=item.id)
         hits = ([identical] if identical else []) + near
-        return Matches(to, hits[:PRIVATE_MATCHES]) if hits else FirstSeen(to)
+        if not hits:
+            return FirstSeen(to)
+        return Matches(to, hits[:PRIVATE_MATCHES], spare=hits[PRIVATE_MATCHES:])
 
     async def _deliver_tracked(self, job: Job, decision: Decision) -> None:
         """Sent or given up, the job is done: a reply never holds the chat's queue. Only the chat's fate (removed,

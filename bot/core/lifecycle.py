@@ -1,7 +1,9 @@
 """A chat's life as the bot sees it: added, removed (data kept for the retention period), moved, purged.
 
 Telegram tells of these in several ways (a my_chat_member update, a service message, an error on send); every one of
-them ends here. The daily sweep also prunes finished jobs, whose payloads are of no use once done.
+them ends here. The sweep (hourly, so a day's limit is never overrun by more than an hour) also deletes items older
+than their chat's retention (`/settings retention`), prunes finished jobs, whose payloads are of no use once done,
+and drops confirmation buttons nobody pressed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from bot.core.ports import ChatStore, JobQueue
+from bot.core.erasing import Eraser
+from bot.core.ports import ChatStore, ConfirmationStore, JobQueue
+from bot.core.privacy import CONFIRMATION_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +24,12 @@ SECONDS_PER_DAY = 86400
 
 
 class ChatLifecycle:
-    def __init__(self, chats: ChatStore, jobs: JobQueue, *, retention_days: int, job_retention_days: int,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, chats: ChatStore, jobs: JobQueue, confirmations: ConfirmationStore, eraser: Eraser, *,
+                 retention_days: int, job_retention_days: int, clock: Callable[[], float] = time.time) -> None:
         self._chats = chats
         self._jobs = jobs
+        self._confirmations = confirmations
+        self._eraser = eraser
         self._retention_days = retention_days
         self._job_retention_days = job_retention_days
         self._clock = clock
@@ -46,10 +52,21 @@ class ChatLifecycle:
         """Chats removed longer ago than the retention period lose their data; returns their ids."""
         cutoff = int(self._clock()) - self._retention_days * SECONDS_PER_DAY
         expired = await self._chats.expired(cutoff)
+        await self._eraser.purge(expired)
         for chat_id in expired:
-            await self._chats.purge(chat_id)
             log.info("chat data purged after retention period", extra={"chat_id": chat_id})
         return expired
+
+    async def expire_items(self) -> int:
+        """Items older than their chat's retention (`/settings retention N`) are deleted; returns how many."""
+        now = int(self._clock())
+        deleted = 0
+        for chat_id, days in await self._chats.with_retention():
+            count = await self._eraser.expire(chat_id, now - days * SECONDS_PER_DAY)
+            if count:
+                log.info("items deleted after the chat's retention", extra={"chat_id": chat_id, "count": count})
+            deleted += count
+        return deleted
 
     async def prune_jobs(self) -> int:
         cutoff = int(self._clock()) - self._job_retention_days * SECONDS_PER_DAY
@@ -62,7 +79,9 @@ class ChatLifecycle:
         while True:
             try:
                 await self.purge_expired()
+                await self.expire_items()
                 await self.prune_jobs()
+                await self._confirmations.expire(int(self._clock()) - CONFIRMATION_SECONDS)
             except Exception:
                 log.exception("retention sweep failed")
             await asyncio.sleep(SWEEP_SECONDS)

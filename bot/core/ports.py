@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from bot.core.types import FileRef, Outgoing
 from bot.errors import Disposition, Failure
-from storage.models import ChatSettings, ChatStats, Item, Job, NewItem
+from storage.models import ChatSettings, ChatStats, Confirmation, Item, Job, NewItem
 
 
 class GatewayError(Failure):
@@ -46,6 +46,16 @@ class TransientTelegramError(GatewayError):
 
 class Undeliverable(GatewayError):
     """Telegram refused this particular message (chat not found, bad markup…); sending it again will not help."""
+
+
+class OriginalGone(GatewayError):
+    """Telegram no longer serves an original the answer shows (the message or the file is gone)."""
+
+    disposition = Disposition.ORIGINAL_GONE
+
+    def __init__(self, message: str, file_ids: Sequence[str]) -> None:
+        super().__init__(message)
+        self.file_ids = tuple(file_ids)
 
 
 class ChatGone(GatewayError):
@@ -87,6 +97,12 @@ class ItemStore(Protocol):
     async def set_caption(self, item_id: int, caption: str | None, vector: npt.ArrayLike | None) -> None: ...
     async def replace_media(self, item_id: int, *, kind: str, file_id: str, file_unique_id: str, route: str,
                             vector: npt.ArrayLike) -> None: ...
+    async def is_forgotten(self, chat_id: int, message_id: int) -> bool: ...
+    async def by_sender(self, sender_id: int, chat_id: int | None = None) -> list[Item]: ...
+    async def older_than(self, chat_id: int, before: int) -> list[Item]: ...
+    async def forget(self, items: Sequence[Item], *, now: int) -> int: ...
+    async def forget_unstored(self, chat_id: int, message_id: int, *, now: int) -> bool: ...
+    async def mark_unavailable(self, chat_id: int, file_ids: Sequence[str]) -> list[Item]: ...
 
 
 class JobQueue(Protocol):
@@ -115,6 +131,29 @@ class ChatStore(Protocol):
     async def expired(self, removed_before: int) -> list[int]: ...
     async def move(self, old_chat_id: int, new_chat_id: int) -> None: ...
     async def purge(self, chat_id: int) -> None: ...
+    async def with_retention(self) -> list[tuple[int, int]]: ...
+
+
+class ConfirmationStore(Protocol):
+    """Destructive commands waiting for their button (storage.confirmations.ConfirmationRepository)."""
+
+    async def create(self, action: str, *, chat_id: int, user_id: int, target_chat_id: int | None,
+                     now: int) -> Confirmation: ...
+    async def get(self, confirmation_id: int) -> Confirmation | None: ...
+    async def take(self, confirmation_id: int) -> bool: ...
+    async def expire(self, created_before: int) -> int: ...
+
+
+class SpaceReclaimer(Protocol):
+    """Gives the space of deleted rows back (storage.db.Database.reclaim)."""
+
+    async def reclaim(self) -> None: ...
+
+
+class ChatAdmins(Protocol):
+    """Whether a person is an admin of a chat (the Telegram adapter asks getChatMember)."""
+
+    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool: ...
 
 
 class StatsStore(Protocol):

@@ -35,10 +35,13 @@ class Audience:
 
 @dataclass(frozen=True)
 class RepostFound:
-    """A new post repeats an earlier one (same file, or a vector at or above the chat's threshold)."""
+    """A new post repeats an earlier one (same file, or a vector at or above the chat's threshold).
+
+    `spare`: the next candidates, best first, shown instead when Telegram no longer serves the original."""
 
     to: Audience
     hit: Hit
+    spare: Sequence[Hit] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Matches:
     to: Audience
     hits: Sequence[Hit]
     query: str | None = None
+    spare: Sequence[Hit] = ()
+    """The next best items, shown in place of originals Telegram no longer serves."""
 
 
 @dataclass(frozen=True)
@@ -141,5 +146,93 @@ class NotAllowed:
     to: Audience
 
 
+PrivacyAction = Literal["forget_me", "forget_me_everywhere", "purge"]
+
+
+@dataclass(frozen=True)
+class NotYours:
+    """/forget of someone else's media by someone who is not an admin of the chat."""
+
+    to: Audience
+
+
+@dataclass(frozen=True)
+class NothingStored:
+    """/forget or /forget me found nothing the bot holds (never stored, or already deleted)."""
+
+    to: Audience
+
+
+@dataclass(frozen=True)
+class ConfirmationAsked:
+    """A destructive command waits for its button: `count` items would go (None for a purge: all of chat
+    `chat_id`)."""
+
+    to: Audience
+    action: PrivacyAction
+    confirmation_id: int
+    count: int | None
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """Items deleted on request: (chat id, how many) for each chat concerned."""
+
+    to: Audience
+    counts: Sequence[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class Purged:
+    """Everything the bot held about chat `chat_id` is deleted."""
+
+    to: Audience
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class ChatHoldings:
+    """What the bot holds about one person in one chat (for /mydata)."""
+
+    chat_id: int
+    by_kind: dict[str, int]
+    first_date: int
+    last_date: int
+    captions: int
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """/mydata: a summary per chat, and the items themselves for the attached file (never their vectors)."""
+
+    to: Audience
+    chats: Sequence[ChatHoldings]
+    items: Sequence[Item]
+
+
+@dataclass(frozen=True)
+class PrivacyNotice:
+    """/privacy: what is stored and for how long, with this bot's own retention periods."""
+
+    to: Audience
+    removed_chat_days: int
+    job_days: int
+
+
+PressVerdict = Literal["done", "cancelled", "not_yours", "expired"]
+
+
+@dataclass(frozen=True)
+class PressOutcome:
+    """A press of a confirmation button: the short answer on the button (`verdict`, in the presser's `language`),
+    and what to send in the chat (the result of the deletion), if anything."""
+
+    verdict: PressVerdict
+    language: str | None
+    then: Decision | None = None
+
+
 Decision = (RepostFound | AlbumReposts | FirstSeen | Matches | NoMatches | ItemFailed | CommandFailed
-            | QueuedWhilePaused | OperatorAlert | Report | SettingsView | NotAllowed)
+            | QueuedWhilePaused | OperatorAlert | Report | SettingsView | NotAllowed | NotYours | NothingStored
+            | ConfirmationAsked | Forgotten | Purged | PersonalData | PrivacyNotice)

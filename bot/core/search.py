@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.core.asking import Asking
 from bot.core.embedding import EmbeddingService, Payer
 from bot.core.neighbours import Neighbours
+from bot.core.originals import SPARE_HITS
 from bot.core.results import Audience, Decision, Matches, NoMatches
 
 SEARCH_RESULTS = 5
@@ -34,6 +35,8 @@ class SearchService:
 
     async def _find(self, to: Audience, query: str, asker_id: int | None) -> Decision:
         vector, _spend = await self._embedding.text(query[:MAX_QUERY_CHARS], Payer(to.chat.id, asker_id))
-        hits = await self._neighbours.by_text(to.chat.id, vector, k=SEARCH_RESULTS, image_floor=self._floors.image,
-                                              caption_floor=self._floors.caption)
-        return Matches(to, hits, query=query) if hits else NoMatches(to, query=query)
+        hits = await self._neighbours.by_text(to.chat.id, vector, k=SEARCH_RESULTS + SPARE_HITS,
+                                              image_floor=self._floors.image, caption_floor=self._floors.caption)
+        if not hits:
+            return NoMatches(to, query=query)
+        return Matches(to, hits[:SEARCH_RESULTS], query=query, spare=hits[SEARCH_RESULTS:])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.asking import Asking
 from bot.core.embedding import EmbeddingService, Payer
 from bot.core.neighbours import Neighbours
+from bot.core.originals import SPARE_HITS
 from bot.core.ports import ItemStore
 from bot.core.results import Audience, Decision, Matches, NoMatches
 from bot.core.types import IncomingMedia
@@ -31,6 +32,7 @@ class SimilarService:
         vector = await self._embedding.cached(target.media)
         if vector is None:
             vector = (await self._embedding.media(target.media, None, Payer(target.chat.id, target.sender.id))).media
-        hits = await self._neighbours.nearest(target.chat.id, vector, k=SIMILAR_RESULTS, min_score=self._min_score,
+        hits = await self._neighbours.nearest(target.chat.id, vector, k=SIMILAR_RESULTS + SPARE_HITS,
+                                              min_score=self._min_score,
                                               exclude_item_ids=(item.id,) if item is not None else ())
-        return Matches(to, hits) if hits else NoMatches(to)
+        return Matches(to, hits[:SIMILAR_RESULTS], spare=hits[SIMILAR_RESULTS:]) if hits else NoMatches(to)

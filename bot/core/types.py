@@ -84,6 +84,15 @@ class IncomingMedia:
         )
 
 
+@dataclass(frozen=True)
+class MessageRef:
+    """A message someone pointed at (replied to), whatever it holds: its address and who posted it."""
+
+    chat_id: int
+    message_id: int
+    poster_id: int | None
+
+
 # What the pipeline asks the Telegram side to send. `html` fields are already escaped and formatted.
 @dataclass(frozen=True)
 class MediaOut:
@@ -101,14 +110,23 @@ class ButtonOut:
 
 
 @dataclass(frozen=True)
+class DocumentOut:
+    """A file the bot makes (an export), sent as a document after the text."""
+
+    file_name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """A reply: text alone, or media (one item or an album) with an optional text sent after an album.
 
     `buttons` are rows of inline buttons under the message (under the text that heads an album: an album itself
-    cannot carry buttons)."""
+    cannot carry buttons). `document` follows the text."""
 
     chat_id: int
     reply_to: int | None = None
     text_html: str | None = None
     media: tuple[MediaOut, ...] = field(default_factory=tuple)
     buttons: tuple[tuple[ButtonOut, ...], ...] = field(default_factory=tuple)
+    document: DocumentOut | None = None

@@ -18,9 +18,13 @@ _TEXTS: dict[str, dict[Lang, str]] = {
             "• /similar — reply to any media to see the most similar earlier posts\n"
             "• /search &lt;words&gt; — find pictures and videos by description\n"
             "• /stats — what I hold for this chat (admins)\n"
-            "• /settings — repost threshold and alert options (admins)\n\n"
-            "<b>What I store:</b> embedding vectors, Telegram file ids, message ids, sender ids and names, captions. "
-            "Never the media itself.\n"
+            "• /settings — repost threshold, alert options, retention (admins)\n"
+            "• /forget — reply to your media to delete it; /forget me — delete everything you posted here\n"
+            "• /mydata — (in private) what I hold about you, as a file\n"
+            "• /purge — delete everything I hold about this chat (admins)\n"
+            "• /privacy — exactly what I store and for how long\n\n"
+            "<b>What I store:</b> embedding vectors, Telegram file ids, message ids, sender ids and names, captions, "
+            "dates. Never the media itself. Kept until deleted with the commands above (or the chat's retention).\n"
             "<b>In groups</b> I need privacy mode turned off (via @BotFather, then re-add me) or admin rights to see "
             "the media people post."
         ),
@@ -30,8 +34,13 @@ _TEXTS: dict[str, dict[Lang, str]] = {
             "• /similar — 回复任意媒体，查看最相似的早先内容\n"
             "• /search &lt;文字&gt; — 按描述查找图片和视频\n"
             "• /stats — 本聊天的数据统计（管理员）\n"
-            "• /settings — 重复阈值与提醒选项（管理员）\n\n"
-            "<b>我保存的内容：</b>向量、Telegram 文件 ID、消息 ID、发送者 ID 和名称、说明文字。从不保存媒体本身。\n"
+            "• /settings — 重复阈值、提醒选项与保留期限（管理员）\n"
+            "• /forget — 回复自己的媒体以删除它；/forget me — 删除您在此发布的全部内容\n"
+            "• /mydata —（私聊）我保存的关于您的数据，以文件发送\n"
+            "• /purge — 删除本聊天的全部数据（管理员）\n"
+            "• /privacy — 我保存什么、保存多久\n\n"
+            "<b>我保存的内容：</b>向量、Telegram 文件 ID、消息 ID、发送者 ID 和名称、说明文字、日期。从不保存媒体本身。"
+            "保存至您用上述命令删除（或本聊天的保留期限到期）。\n"
             "<b>在群组中</b>我需要关闭隐私模式（通过 @BotFather 设置后重新添加我）或拥有管理员权限才能看到媒体。"
         ),
     },
@@ -43,6 +52,119 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     "cmd_stats": {"en": "What the bot holds for this chat (admins)", "zh": "本聊天的统计（管理员）"},
     "cmd_settings": {"en": "Repost threshold and alerts (admins)", "zh": "重复阈值与提醒设置（管理员）"},
     "cmd_help": {"en": "What this bot does and stores", "zh": "本机器人的功能与存储内容"},
+    "cmd_forget": {
+        "en": "Delete your media (reply) or everything you posted (me)",
+        "zh": "删除您的媒体（回复）或全部内容（me）",
+    },
+    "cmd_mydata": {"en": "What the bot holds about you (private chat)", "zh": "机器人保存的关于您的数据（私聊）"},
+    "cmd_purge": {"en": "Delete everything about this chat (admins)", "zh": "删除本聊天的全部数据（管理员）"},
+    "cmd_privacy": {"en": "What is stored, how long, how to delete it", "zh": "保存什么、保存多久、如何删除"},
+    "privacy": {
+        "en": (
+            "<b>What I store about this chat and its members</b>\n"
+            "For every photo, video, GIF, video note, sticker or image/video file posted while I am here: the chat "
+            "and message id, the sender's Telegram id and display name, the date, the kind of media, Telegram's file "
+            "ids, the caption, and embedding vectors (lists of numbers describing the media and the caption). "
+            "Never the media itself: to compute the vectors, the media and captions are sent to Alibaba Cloud "
+            "DashScope and not kept there by me.\n"
+            "Also: vectors by file (so the same file is not paid for twice), the queue entry of each update (with its "
+            "caption) for {job_days} days after it was handled, request counts per chat and person per day, and the "
+            "chat's settings.\n\n"
+            "<b>How long</b>: until deleted. Admins can set <code>/settings retention 365</code> (days) to delete "
+            "older items daily. When I am removed from a chat, its data is deleted after the period the operator set "
+            "({removed_days} days on this bot).\n\n"
+            "<b>How to delete</b>\n"
+            "• /forget as a reply to your media: that item\n"
+            "• /forget me: everything you posted in this chat (in a private chat with me: in every chat)\n"
+            "• /mydata in a private chat with me: what I hold about you, as a file\n"
+            "• /purge (admins): everything about this chat\n"
+            "Deleted items are gone from the database (not just hidden), leave every search at once, and are not "
+            "stored again from the same message."
+        ),
+        "zh": (
+            "<b>我保存的关于本聊天及其成员的数据</b>\n"
+            "在我加入期间发布的每张图片、视频、GIF、圆形视频、贴纸或图片/视频文件：聊天与消息 ID、发送者的 Telegram ID "
+            "和显示名称、日期、媒体类型、Telegram 文件 ID、说明文字，以及向量（描述媒体和说明文字的一组数字）。"
+            "从不保存媒体本身：为计算向量，媒体和说明文字会发送到阿里云 DashScope，我不会在那里保存它们。\n"
+            "此外：按文件保存的向量（同一文件无需重复付费）、"
+            "每条更新的队列记录（含说明文字，处理后保留 {job_days} 天）、"
+            "每个聊天和每人每天的请求次数，以及本聊天的设置。\n\n"
+            "<b>保存多久</b>：直到被删除。管理员可设置 <code>/settings retention 365</code>（天），每天删除更早的内容。"
+            "我被移出聊天后，其数据在运营者设定的期限（本机器人为 {removed_days} 天）后删除。\n\n"
+            "<b>如何删除</b>\n"
+            "• 回复您的媒体发送 /forget：删除该条\n"
+            "• /forget me：删除您在本聊天发布的全部内容（在与我的私聊中：所有聊天）\n"
+            "• 在与我的私聊中发送 /mydata：以文件查看我保存的关于您的数据\n"
+            "• /purge（管理员）：删除本聊天的全部数据\n"
+            "删除的内容会从数据库中真正移除（不只是隐藏），立即从所有搜索中消失，且不会因同一条消息再次保存。"
+        ),
+    },
+    "forget_usage": {
+        "en": ("Reply to one of your media messages with /forget to delete it, or send <code>/forget me</code> to "
+               "delete everything you posted here."),
+        "zh": "回复您的一条媒体消息并发送 /forget 以删除它，或发送 <code>/forget me</code> 删除您在此发布的全部内容。",
+    },
+    "forget_not_yours": {
+        "en": "Sorry, only the person who posted this or an admin of this chat can delete it.",
+        "zh": "抱歉，只有发布者本人或本聊天的管理员可以删除它。",
+    },
+    "forget_nothing": {
+        "en": "I hold nothing to delete here.",
+        "zh": "这里没有我保存的可删除内容。",
+    },
+    "forgotten": {
+        "en": "🗑 Deleted: {count} item(s). They will not appear in any answer again.",
+        "zh": "🗑 已删除 {count} 条内容，它们不会再出现在任何回答中。",
+    },
+    "forgotten_chats": {
+        "en": "🗑 Deleted everything you posted ({count} item(s)):",
+        "zh": "🗑 已删除您发布的全部内容（{count} 条）：",
+    },
+    "forgotten_chat_line": {"en": "• chat {chat}: {count}", "zh": "• 聊天 {chat}：{count} 条"},
+    "confirm_forget_me": {
+        "en": "Delete all {count} item(s) you posted in this chat? Only you can confirm.",
+        "zh": "删除您在本聊天发布的全部 {count} 条内容？只有您本人可以确认。",
+    },
+    "confirm_forget_me_everywhere": {
+        "en": "Delete all {count} item(s) you posted, in every chat? This cannot be undone.",
+        "zh": "删除您在所有聊天中发布的全部 {count} 条内容？此操作无法撤销。",
+    },
+    "confirm_purge": {
+        "en": "Delete everything I hold about chat {chat}? This cannot be undone; an admin must confirm.",
+        "zh": "删除我保存的关于聊天 {chat} 的全部数据？此操作无法撤销，需要管理员确认。",
+    },
+    "button_delete": {"en": "Yes, delete", "zh": "确认删除"},
+    "button_cancel": {"en": "Cancel", "zh": "取消"},
+    "press_done": {"en": "Done.", "zh": "已完成。"},
+    "press_cancelled": {"en": "Cancelled: nothing was deleted.", "zh": "已取消，未删除任何内容。"},
+    "press_not_yours": {"en": "This button is not for you.", "zh": "这个按钮不是给您的。"},
+    "press_expired": {"en": "This request has expired or was already answered.", "zh": "此请求已过期或已处理。"},
+    "purged": {
+        "en": "🗑 Everything I held about chat {chat} is deleted.",
+        "zh": "🗑 我保存的关于聊天 {chat} 的全部数据已删除。",
+    },
+    "purge_usage": {
+        "en": "In a private chat, operators purge a chat by its id: <code>/purge -1001234567890</code>.",
+        "zh": "在私聊中，运营者可按 ID 清除聊天：<code>/purge -1001234567890</code>。",
+    },
+    "mydata_private_only": {
+        "en": "Send /mydata to me in a private chat: your data is not shown in groups.",
+        "zh": "请在与我的私聊中发送 /mydata：您的数据不会在群组中显示。",
+    },
+    "mydata_none": {"en": "I hold nothing about you.", "zh": "我没有保存任何关于您的数据。"},
+    "mydata_header": {
+        "en": "<b>What I hold about you</b>: {count} item(s)",
+        "zh": "<b>我保存的关于您的数据</b>：{count} 条",
+    },
+    "mydata_chat_line": {
+        "en": "• chat {chat}: {kinds}; from {first} to {last}; captions stored: {captions}",
+        "zh": "• 聊天 {chat}：{kinds}；{first} 至 {last}；保存的说明文字：{captions}",
+    },
+    "mydata_footer": {
+        "en": ("The attached file lists each item (chat, message id, date, kind, caption). Vectors are not included. "
+               "/forget me deletes them."),
+        "zh": "附件列出每条内容（聊天、消息 ID、日期、类型、说明文字），不含向量。/forget me 可删除它们。",
+    },
     "repost_identical": {
         "en": "🔁 <b>Repost</b>: identical to this, posted by {who} on {when}.{link}",
         "zh": "🔁 <b>重复发布</b>：与 {who} 于 {when} 发布的内容完全相同。{link}",
@@ -135,13 +257,13 @@ _TEXTS: dict[str, dict[Lang, str]] = {
             "Items: {items} ({by_kind})\nEmbedded via: {by_route}\nReposts called out: {reposts}\n"
             "Top posters: {posters}\nAPI requests: {requests} · tokens: {tokens} (text {text_tokens}, image "
             "{image_tokens})\nQueue: {pending} pending, {failed} failed, {skipped} skipped over the daily cap\n"
-            "Index: {index_size} vectors"
+            "Index: {index_size} vectors · originals deleted from Telegram: {gone}"
         ),
         "zh": (
             "媒体数：{items}（{by_kind}）\n向量化方式：{by_route}\n已提醒重复：{reposts}\n"
             "发布最多：{posters}\nAPI 请求：{requests} · tokens：{tokens}（文本 {text_tokens}，图像 "
             "{image_tokens}）\n队列：待处理 {pending}，失败 {failed}，因每日额度跳过 {skipped}\n"
-            "索引：{index_size} 个向量"
+            "索引：{index_size} 个向量 · 已从 Telegram 删除的原件：{gone}"
         ),
     },
     "stats_failures": {"en": "Recent failures:", "zh": "最近的失败："},
@@ -150,17 +272,21 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     "settings_show": {
         "en": (
             "<b>Settings</b>\nRepost threshold: {threshold}%{default}\nAlerts for stickers: {stickers}\n"
-            "Alerts for GIFs: {gifs}\n\nChange with <code>/settings threshold 93</code>, "
+            "Alerts for GIFs: {gifs}\nRetention: {retention}\n\nChange with <code>/settings threshold 93</code>, "
             "<code>/settings stickers on|off</code>, <code>/settings gifs on|off</code>, "
-            "<code>/settings threshold default</code>."
+            "<code>/settings threshold default</code>, <code>/settings retention 365|off</code>."
         ),
         "zh": (
-            "<b>设置</b>\n重复阈值：{threshold}%{default}\n贴纸提醒：{stickers}\nGIF 提醒：{gifs}\n\n"
+            "<b>设置</b>\n重复阈值：{threshold}%{default}\n贴纸提醒：{stickers}\nGIF 提醒：{gifs}\n"
+            "保留期限：{retention}\n\n"
             "修改：<code>/settings threshold 93</code>、<code>/settings stickers on|off</code>、"
-            "<code>/settings gifs on|off</code>、<code>/settings threshold default</code>。"
+            "<code>/settings gifs on|off</code>、<code>/settings threshold default</code>、"
+            "<code>/settings retention 365|off</code>。"
         ),
     },
     "settings_default_mark": {"en": " (default)", "zh": "（默认）"},
+    "retention_days": {"en": "items older than {days} days are deleted daily", "zh": "每天删除超过 {days} 天的内容"},
+    "retention_forever": {"en": "kept until deleted", "zh": "保存至被删除"},
     "settings_usage": {
         "en": "I didn't understand that setting. Send /settings to see the options.",
         "zh": "无法识别该设置。发送 /settings 查看可用选项。",

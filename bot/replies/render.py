@@ -13,13 +13,20 @@ from bot.core.results import (
     AlbumReposts,
     Audience,
     CommandFailed,
+    ConfirmationAsked,
     Decision,
     FirstSeen,
+    Forgotten,
     ItemFailed,
     Matches,
     NoMatches,
     NotAllowed,
+    NothingStored,
+    NotYours,
     OperatorAlert,
+    PersonalData,
+    PrivacyNotice,
+    Purged,
     QueuedWhilePaused,
     Report,
     RepostFound,
@@ -27,6 +34,7 @@ from bot.core.results import (
 )
 from bot.core.types import Outgoing
 from bot.replies import format as fmt
+from bot.replies import privacy
 from bot.replies.failures import failure_text
 from bot.replies.i18n import Lang, language_of, t
 from bot.replies.stats import chat_stats_text, settings_text
@@ -108,6 +116,13 @@ _RENDERERS: dict[type[Any], Callable[[Any], Outgoing]] = {
     Report: _report,
     SettingsView: _settings,
     NotAllowed: lambda d: _text(d.to, t("not_admin", _lang(d.to))),
+    NotYours: lambda d: _text(d.to, t("forget_not_yours", _lang(d.to))),
+    NothingStored: lambda d: _text(d.to, t("forget_nothing", _lang(d.to))),
+    ConfirmationAsked: privacy.confirmation,
+    Forgotten: privacy.forgotten,
+    Purged: privacy.purged,
+    PersonalData: privacy.personal_data,
+    PrivacyNotice: privacy.privacy_notice,
 }
 
 

@@ -29,7 +29,7 @@ def chat_stats_text(title: str, stats: ChatStats, index_size: int, failures: Seq
         posters=_posters(stats.top_posters, lang), requests=round(stats.api_requests, 1),
         tokens=stats.input_tokens + stats.image_tokens, text_tokens=stats.input_tokens,
         image_tokens=stats.image_tokens, pending=stats.jobs_pending, failed=stats.jobs_failed,
-        skipped=stats.skipped_over_cap, index_size=index_size,
+        skipped=stats.skipped_over_cap, index_size=index_size, gone=stats.originals_gone,
     )
     lines = [t("stats_title", lang, chat=html.escape(title)), body]
     if failures:
@@ -45,4 +45,6 @@ def settings_text(settings: ChatSettings, default_threshold: float, lang: Lang) 
         default=t("settings_default_mark", lang) if settings.repost_threshold is None else "",
         stickers=t("on" if settings.alert_stickers else "off", lang),
         gifs=t("on" if settings.alert_animations else "off", lang),
+        retention=(t("retention_forever", lang) if settings.retention_days is None
+                   else t("retention_days", lang, days=settings.retention_days)),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import ChatMemberHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram.chat_events import chat_migrated, my_chat_member
 from bot.telegram.commands import (
@@ -18,6 +18,13 @@ from bot.telegram.commands import (
 )
 from bot.telegram.context import BotApp, Context
 from bot.telegram.media import media_message, unsupported_message
+from bot.telegram.privacy import (
+    confirmation_pressed,
+    forget_command,
+    mydata_command,
+    privacy_command,
+    purge_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,11 @@ def register(application: BotApp) -> None:
     application.add_handler(CommandHandler("search", search_command, block=False))
     application.add_handler(CommandHandler("stats", stats_command, block=False))
     application.add_handler(CommandHandler("settings", settings_command, block=False))
+    application.add_handler(CommandHandler("forget", forget_command, block=False))
+    application.add_handler(CommandHandler("mydata", mydata_command, block=False))
+    application.add_handler(CommandHandler("purge", purge_command, block=False))
+    application.add_handler(CommandHandler("privacy", privacy_command, block=False))
+    application.add_handler(CallbackQueryHandler(confirmation_pressed, pattern=r"^p:", block=False))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     application.add_handler(MessageHandler(MEDIA, media_message))
     application.add_handler(MessageHandler(UNSUPPORTED_IN_PRIVATE, unsupported_message))

@@ -37,9 +37,10 @@ class AdminChecker:
         user = message.from_user
         if user is None or user.id == ANONYMOUS_ADMIN_ID:
             return False
-        return await self._member_is_admin(chat.id, user.id)
+        return await self.is_chat_admin(chat.id, user.id)
 
-    async def _member_is_admin(self, chat_id: int, user_id: int) -> bool:
+    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
+        """An owner or administrator of the chat (the core's ChatAdmins, for button presses)."""
         cached = self._cache.get((chat_id, user_id))
         if cached is not None:
             return cached

@@ -30,7 +30,7 @@ from bot.wiring import Services
 
 log = logging.getLogger(__name__)
 
-MENU = ("similar", "search", "stats", "settings", "help")
+MENU = ("similar", "search", "stats", "settings", "forget", "mydata", "purge", "privacy", "help")
 CONCURRENT_UPDATES = 16
 RATE_LIMIT_RETRIES = 3
 REQUEST_POOL_SIZE = 256  # PTB's own default for everything but getUpdates

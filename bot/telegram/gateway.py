@@ -17,6 +17,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     InputMediaPhoto,
     InputMediaVideo,
     LinkPreviewOptions,
@@ -31,16 +32,25 @@ from bot.core.ports import (
     FileTooBig,
     FileUnavailable,
     GatewayError,
+    OriginalGone,
     TransientTelegramError,
     Undeliverable,
 )
-from bot.core.types import ButtonOut, FileRef, MediaOut, Outgoing
+from bot.core.types import ButtonOut, DocumentOut, FileRef, MediaOut, Outgoing
 
 log = logging.getLogger(__name__)
 
 ALBUM_KINDS = frozenset({"photo", "video"})
 CAPTIONLESS_KINDS = frozenset({"sticker", "video_note"})
 TEXT_CHUNK = 4000
+GONE_ANSWERS = ("wrong file identifier", "wrong remote file identifier", "invalid file_id", "file reference expired",
+                "message to copy not found", "message to forward not found")
+"""Telegram's answers (lower-cased fragments) when an original the bot shows no longer exists."""
+
+
+def _is_gone(exc: BadRequest) -> bool:
+    message = exc.message.lower()
+    return any(answer in message for answer in GONE_ANSWERS)
 
 
 def _seconds(value: int | float | timedelta) -> float:
@@ -107,11 +117,16 @@ class TelegramGateway:
                 await self._send_single(message.chat_id, message.media[0], message.text_html, reply, markup)
             else:
                 await self._send_many(message.chat_id, message.media, message.text_html, reply, markup)
+            if message.document is not None:
+                await self._send_file(message.chat_id, message.document)
 
     async def answer_press(self, query_id: str, text: str | None = None) -> None:
         """Every button press is answered (a toast when `text` is given), or the user's client keeps spinning."""
         async with translated_errors():
             await self._bot.answer_callback_query(query_id, text=text)
+
+    async def _send_file(self, chat_id: int, document: DocumentOut) -> None:
+        await self._bot.send_document(chat_id, InputFile(document.data, filename=document.file_name))
 
     async def show_typing(self, chat_id: int) -> None:
         async with translated_errors():
@@ -150,12 +165,29 @@ class TelegramGateway:
         albumable = [m for m in media if m.kind in ALBUM_KINDS]
         others = [m for m in media if m.kind not in ALBUM_KINDS]
         if len(albumable) >= 2:
-            await self._bot.send_media_group(chat_id, [self._input_media(m) for m in albumable],
-                                             reply_parameters=reply)
+            try:
+                await self._bot.send_media_group(chat_id, [self._input_media(m) for m in albumable],
+                                                 reply_parameters=reply)
+            except BadRequest as exc:
+                gone = await self._gone_among(albumable) if _is_gone(exc) else []
+                if gone:
+                    raise OriginalGone(exc.message, gone) from exc
+                raise
         else:
             others = albumable + others
         for item in others:
             await self._send_single(chat_id, item, None, reply)
+
+    async def _gone_among(self, media: Sequence[MediaOut]) -> list[str]:
+        """An album is refused as a whole; getFile tells which of its files Telegram no longer has."""
+        gone = []
+        for item in media:
+            try:
+                await self._bot.get_file(item.file_id)
+            except BadRequest as exc:
+                if _is_gone(exc):
+                    gone.append(item.file_id)
+        return gone
 
     @staticmethod
     def _input_media(media: MediaOut) -> InputMediaPhoto | InputMediaVideo:
@@ -165,10 +197,13 @@ class TelegramGateway:
 
     async def _send_media(self, chat_id: int, media: MediaOut, caption: str | None,
                           reply: ReplyParameters | None, markup: InlineKeyboardMarkup | None = None) -> None:
-        """By the kind it was posted as; a stale file id falls back to the caption alone rather than to nothing."""
+        """By the kind it was posted as; a file Telegram no longer has is reported (the core shows another), any
+        other refusal falls back to the caption alone rather than to nothing."""
         try:
             await self._send_by_kind(chat_id, media, caption, reply, markup)
         except BadRequest as exc:
+            if _is_gone(exc):
+                raise OriginalGone(exc.message, (media.file_id,)) from exc
             log.info("resending media by file id failed", extra={"chat_id": chat_id, "error": exc.message})
             if caption:
                 await self._send_text(chat_id, caption, reply, markup)

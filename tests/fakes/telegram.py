@@ -195,6 +195,18 @@ class FakeBotAPI:
         """Register bytes under a new file_id; ``file_size`` may claim more than ``data`` holds."""
         return self._world.files.add(data, file_unique_id=file_unique_id, file_size=file_size).info()
 
+    def file_bytes(self, file_id: str) -> bytes:
+        """The bytes stored under a file id (e.g. a document the bot uploaded), as getFile + download would give."""
+        stored = self._world.files.get(file_id)
+        if stored is None:
+            raise KeyError(file_id)
+        return stored.data
+
+    def lose_file(self, file_id: str) -> None:
+        """The file is gone from Telegram (e.g. its message deleted and the file collected): sending it by file id
+        answers "wrong file identifier/HTTP URL specified", getFile "invalid file_id"."""
+        self._world.files.remove(file_id)
+
     def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
         """creator, administrator, member, restricted, left or kicked; for the bot this governs 403s."""
         self._world.set_status(chat_id, user_id, status)

@@ -93,6 +93,12 @@ class FileStore:
         with self._lock:
             return self._by_id.get(file_id)
 
+    def remove(self, file_id: str) -> None:
+        """Telegram no longer serves the file: every method naming it answers as for an unknown file id."""
+        with self._lock:
+            stored = self._by_id.pop(file_id)
+            self._by_path.pop(stored.file_path, None)
+
     def by_path(self, file_path: str) -> StoredFile | None:
         with self._lock:
             return self._by_path.get(file_path)
