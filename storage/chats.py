@@ -23,6 +23,13 @@ from storage.models import ChatSettings
 log = logging.getLogger(__name__)
 
 _SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(ChatSettings))
+_COLUMN_NAMES = tuple(field.name for field in dataclasses.fields(ChatSettings))
+"""The settings columns of `chats` are named as the ChatSettings fields."""
+_COLUMNS = ", ".join(_COLUMN_NAMES)
+_UPSERT = ", ".join(f"{name} = excluded.{name}" for name in _COLUMN_NAMES)
+ALERT_STYLES = frozenset({"reply", "reaction", "off"})
+LANGUAGES = frozenset({"auto", "en", "zh"})
+MAX_LEEWAY_HOURS = 24 * 30
 
 
 class ChatRepository:
@@ -43,11 +50,9 @@ class ChatRepository:
             current = await _read_settings(conn, chat_id)
             updated = _validated(dataclasses.replace(current, **changes))
             await conn.execute(
-                "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE "
-                "SET repost_threshold = excluded.repost_threshold, alert_stickers = excluded.alert_stickers, "
-                "alert_animations = excluded.alert_animations",
-                (chat_id, updated.repost_threshold, updated.alert_stickers, updated.alert_animations),
+                f"INSERT INTO chats (chat_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) "
+                f"DO UPDATE SET {_UPSERT}",
+                (chat_id, *(getattr(updated, name) for name in _COLUMN_NAMES)),
             )
         return updated
 
@@ -107,19 +112,17 @@ class ChatRepository:
 
 
 async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettings:
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT repost_threshold, alert_stickers, alert_animations FROM chats WHERE chat_id = ?",
-            (chat_id,),
-        )
-    )
+    rows = list(await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM chats WHERE chat_id = ?", (chat_id,)))
     if not rows:
         return ChatSettings()
-    threshold, stickers, animations = rows[0]
+    threshold, stickers, animations, style, hours, language = rows[0]
     return ChatSettings(
         repost_threshold=None if threshold is None else float(threshold),
         alert_stickers=bool(stickers),
         alert_animations=bool(animations),
+        alert_style=str(style),
+        own_repost_hours=int(hours),
+        language=str(language),
     )
 
 
@@ -133,4 +136,11 @@ def _validated(settings: ChatSettings) -> ChatSettings:
     for name in ("alert_stickers", "alert_animations"):
         if not isinstance(getattr(settings, name), bool):
             raise ValueError(f"{name} must be a bool")
+    if settings.alert_style not in ALERT_STYLES:
+        raise ValueError(f"alert_style must be one of {sorted(ALERT_STYLES)}")
+    if settings.language not in LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGES)}")
+    hours = settings.own_repost_hours
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= MAX_LEEWAY_HOURS:
+        raise ValueError(f"own_repost_hours must be an int in [0, {MAX_LEEWAY_HOURS}]")
     return settings if threshold is None else dataclasses.replace(settings, repost_threshold=float(threshold))

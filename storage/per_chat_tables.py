@@ -10,12 +10,19 @@ import aiosqlite
 
 from storage import segments
 
+FEEDBACK_TABLES = ("dismissals", "ignored", "nearest")
+"""What people told the bot about a chat's media, and each item's nearest earlier one (storage.feedback)."""
+
 
 async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int, *, now: int) -> None:
     """Re-home the chat's data; all statements select by `old_chat_id`, so a replay finds nothing to move."""
     await conn.execute("UPDATE items SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
     await segments.move_chat(conn, old_chat_id, new_chat_id)
     await _move_settings(conn, old_chat_id, new_chat_id)
+    for table in FEEDBACK_TABLES:
+        # An entry the new chat already holds (the same ignored file) wins; the old duplicate goes.
+        await conn.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+        await conn.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_chat_id,))
     await _move_usage(conn, old_chat_id, new_chat_id)
     await conn.execute("UPDATE jobs SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
     # Late arrivals addressed to any earlier id of the chat are routed to its newest id.
@@ -47,6 +54,7 @@ async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
         "DELETE FROM chat_counters WHERE chat_id = ?",
         "DELETE FROM jobs WHERE chat_id = ?",
         "DELETE FROM chat_moves WHERE new_chat_id = ?",
+        *(f"DELETE FROM {table} WHERE chat_id = ?" for table in FEEDBACK_TABLES),
     ):
         await conn.execute(statement, (chat_id,))
 
@@ -54,11 +62,11 @@ async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
 async def _move_settings(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> None:
     # The old group's settings win: the supergroup is the same community, and it cannot have been configured
     # before the migration that created it.
+    columns = "repost_threshold, alert_stickers, alert_animations, alert_style, own_repost_hours, language"
+    upsert = ", ".join(f"{name} = excluded.{name}" for name in columns.split(", "))
     await conn.execute(
-        "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, removed_at) "
-        "SELECT ?, repost_threshold, alert_stickers, alert_animations, NULL FROM chats WHERE chat_id = ? "
-        "ON CONFLICT (chat_id) DO UPDATE SET repost_threshold = excluded.repost_threshold, "
-        "alert_stickers = excluded.alert_stickers, alert_animations = excluded.alert_animations",
+        f"INSERT INTO chats (chat_id, {columns}, removed_at) SELECT ?, {columns}, NULL FROM chats "
+        f"WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE SET {upsert}",
         (new_chat_id, old_chat_id),
     )
     await conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_chat_id,))
@@ -76,11 +84,12 @@ async def _move_usage(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id:
     )
     await conn.execute("DELETE FROM usage WHERE chat_id = ?", (old_chat_id,))
     await conn.execute(
-        "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap, replies_failed) "
-        "SELECT ?, reposts_called, skipped_over_cap, replies_failed FROM chat_counters WHERE chat_id = ? "
-        "ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + excluded.reposts_called, "
-        "skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap, "
-        "replies_failed = replies_failed + excluded.replies_failed",
+        "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap, replies_failed, alerts_dismissed) "
+        "SELECT ?, reposts_called, skipped_over_cap, replies_failed, alerts_dismissed FROM chat_counters "
+        "WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + "
+        "excluded.reposts_called, skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap, "
+        "replies_failed = replies_failed + excluded.replies_failed, "
+        "alerts_dismissed = alerts_dismissed + excluded.alerts_dismissed",
         (new_chat_id, old_chat_id),
     )
     await conn.execute("DELETE FROM chat_counters WHERE chat_id = ?", (old_chat_id,))

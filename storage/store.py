@@ -9,6 +9,7 @@ from typing import Self
 from storage.cache import EmbeddingCache
 from storage.chats import ChatRepository
 from storage.db import Database
+from storage.feedback import FeedbackRepository
 from storage.items import ItemRepository
 from storage.jobs import JobRepository
 from storage.stats import StatsRepository
@@ -22,6 +23,7 @@ class Store:
     stats: StatsRepository
     chats: ChatRepository
     jobs: JobRepository
+    feedback: FeedbackRepository
 
     @classmethod
     async def open(cls, path: Path) -> Self:
@@ -35,6 +37,7 @@ class Store:
             stats=StatsRepository(db, items, jobs),
             chats=ChatRepository(db, items),
             jobs=jobs,
+            feedback=FeedbackRepository(db),
         )
 
     async def close(self) -> None:
