@@ -16,11 +16,13 @@ from bot.config import Settings
 from bot.core.albums import AlbumCollector
 from bot.core.asking import Asking
 from bot.core.breaker import CircuitBreaker
+from bot.core.calibration import Calibration
 from bot.core.caps import SpendCaps
 from bot.core.chat_settings import SettingsService
 from bot.core.delivery import Delivery, Presenter
 from bot.core.embedding import EmbeddingService
 from bot.core.failures import FailurePolicy
+from bot.core.feedback import AlertFilter, AlertPresses
 from bot.core.health import EmbeddingHealth, OperatorAlerter
 from bot.core.ingest import IngestService, SimilarityPolicy
 from bot.core.lifecycle import ChatLifecycle
@@ -53,6 +55,7 @@ class Services:
     search: SearchService
     report: ReportService
     chat_settings: SettingsService
+    presses: AlertPresses
     lifecycle: ChatLifecycle
     runner: JobRunner
     albums: AlbumCollector
@@ -76,6 +79,7 @@ class Services:
             items=store.items, jobs=store.jobs, chats=store.chats, stats=store.stats, embedding=embedding,
             neighbours=neighbours, health=health, delivery=delivery, pacer=pacer, albums=albums,
             policy=SimilarityPolicy(settings.repost_threshold, settings.similar_min_score),
+            feedback=store.feedback, alert_filter=AlertFilter(store.feedback),
         )
         lifecycle = ChatLifecycle(store.chats, store.jobs, retention_days=settings.retention_days,
                                   job_retention_days=settings.job_retention_days)
@@ -90,8 +94,13 @@ class Services:
             similar=SimilarService(store.items, embedding, neighbours, asking, min_score=settings.similar_min_score),
             search=SearchService(embedding, neighbours, asking, SearchFloors(
                 image=settings.search_min_score, caption=settings.search_caption_min_score)),
-            report=ReportService(store.stats, store.jobs, neighbours),
-            chat_settings=SettingsService(store.chats, default_threshold=settings.repost_threshold),
+            report=ReportService(store.stats, store.jobs, neighbours, store.chats,
+                                 default_threshold=settings.repost_threshold),
+            chat_settings=SettingsService(
+                store.chats, store.feedback,
+                Calibration(store.feedback, store.items, store.chats, default_threshold=settings.repost_threshold),
+                default_threshold=settings.repost_threshold),
+            presses=AlertPresses(store.items, store.feedback, store.chats),
         )
         await runner.start()
         services._sweeper = asyncio.create_task(lifecycle.sweep_forever(), name="retention-sweeper")

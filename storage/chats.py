@@ -23,10 +23,20 @@ from storage.models import ChatSettings
 log = logging.getLogger(__name__)
 
 _SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(ChatSettings))
-_COLUMN_NAMES = tuple(field.name for field in dataclasses.fields(ChatSettings))
-"""The settings columns of `chats` are named as the ChatSettings fields."""
-_COLUMNS = ", ".join(_COLUMN_NAMES)
-_UPSERT = ", ".join(f"{name} = excluded.{name}" for name in _COLUMN_NAMES)
+_COLUMN_NAMES = ("repost_threshold", "alert_stickers", "alert_animations", "alert_style", "own_repost_hours",
+                 "language")
+"""The settings columns of `chats`, named as the ChatSettings fields, in the order of the statements below."""
+_SELECT_SETTINGS = (
+    "SELECT repost_threshold, alert_stickers, alert_animations, alert_style, own_repost_hours, language "
+    "FROM chats WHERE chat_id = ?"
+)
+_UPSERT_SETTINGS = (
+    "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, alert_style, own_repost_hours, "
+    "language) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+    "repost_threshold = excluded.repost_threshold, alert_stickers = excluded.alert_stickers, "
+    "alert_animations = excluded.alert_animations, alert_style = excluded.alert_style, "
+    "own_repost_hours = excluded.own_repost_hours, language = excluded.language"
+)
 ALERT_STYLES = frozenset({"reply", "reaction", "off"})
 LANGUAGES = frozenset({"auto", "en", "zh"})
 MAX_LEEWAY_HOURS = 24 * 30
@@ -49,11 +59,7 @@ class ChatRepository:
         async with self._db.transaction() as conn:
             current = await _read_settings(conn, chat_id)
             updated = _validated(dataclasses.replace(current, **changes))
-            await conn.execute(
-                f"INSERT INTO chats (chat_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) "
-                f"DO UPDATE SET {_UPSERT}",
-                (chat_id, *(getattr(updated, name) for name in _COLUMN_NAMES)),
-            )
+            await conn.execute(_UPSERT_SETTINGS, (chat_id, *(getattr(updated, name) for name in _COLUMN_NAMES)))
         return updated
 
     async def mark_removed(self, chat_id: int, at: int) -> None:
@@ -112,7 +118,7 @@ class ChatRepository:
 
 
 async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettings:
-    rows = list(await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM chats WHERE chat_id = ?", (chat_id,)))
+    rows = list(await conn.execute_fetchall(_SELECT_SETTINGS, (chat_id,)))
     if not rows:
         return ChatSettings()
     threshold, stickers, animations, style, hours, language = rows[0]

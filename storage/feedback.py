@@ -92,21 +92,27 @@ class FeedbackRepository:
         async with self._db.transaction() as conn:
             await _insert_nearest(conn, rows)
 
-    async def nearest_since(self, chat_id: int, since: int) -> tuple[list[int], np.ndarray]:
-        """Item ids and nearest scores of the chat's items posted since then."""
+    async def nearest_counts(self, chat_id: int, since: int, thresholds: tuple[float, float]) -> tuple[int, int, int]:
+        """(items with a record since then, of which at or above the first threshold, at or above the second)."""
         async with self._db.read() as conn:
-            rows = list(await conn.execute_fetchall(
-                "SELECT item_id, score FROM nearest WHERE chat_id = ? AND date >= ?", (chat_id, since)))
-        return [int(r[0]) for r in rows], np.array([float(r[1]) for r in rows], dtype=np.float64)
+            (row,) = await conn.execute_fetchall(
+                "SELECT count(*), coalesce(sum(score >= ?), 0), coalesce(sum(score >= ?), 0) FROM nearest "
+                "WHERE chat_id = ? AND date >= ?", (thresholds[0], thresholds[1], chat_id, since),
+            )
+        return int(row[0]), int(row[1]), int(row[2])
 
     async def closest_to(self, chat_id: int, since: int, threshold: float, limit: int) -> list[NearestRecord]:
-        """The records whose score is closest to the threshold, from both sides."""
+        """Up to `limit` records with the scores closest to the threshold, from both sides when both have some."""
         async with self._db.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT item_id, neighbour_id, score FROM nearest WHERE chat_id = ? AND date >= ? "
-                "ORDER BY abs(score - ?), item_id LIMIT ?", (chat_id, since, threshold, limit),
+            above = await conn.execute_fetchall(
+                "SELECT item_id, neighbour_id, score FROM nearest WHERE chat_id = ? AND date >= ? AND score >= ? "
+                "ORDER BY score, item_id LIMIT ?", (chat_id, since, threshold, limit),
             )
-        return [NearestRecord(int(r[0]), int(r[1]), float(r[2])) for r in rows]
+            below = await conn.execute_fetchall(
+                "SELECT item_id, neighbour_id, score FROM nearest WHERE chat_id = ? AND date >= ? AND score < ? "
+                "ORDER BY score DESC, item_id LIMIT ?", (chat_id, since, threshold, limit),
+            )
+        return _both_sides([_record(r) for r in above], [_record(r) for r in below], threshold, limit)
 
     async def _delete(self, statement: str, params: tuple[int, int]) -> bool:
         async with self._db.transaction() as conn:
@@ -119,3 +125,18 @@ async def _insert_nearest(conn: aiosqlite.Connection, rows: list[tuple[int, int,
         "INSERT INTO nearest (item_id, chat_id, date, neighbour_id, score, called) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (item_id) DO UPDATE SET called = max(called, excluded.called)", rows,
     )
+
+
+def _record(row: aiosqlite.Row) -> NearestRecord:
+    return NearestRecord(int(row[0]), int(row[1]), float(row[2]))
+
+
+def _both_sides(above: list[NearestRecord], below: list[NearestRecord], threshold: float,
+                limit: int) -> list[NearestRecord]:
+    """The closest records overall, but never all from one side while the other has some: an admin wants to see
+    both what the threshold would start catching and what it would let through."""
+    closest = sorted(above + below, key=lambda r: (abs(r.score - threshold), r.item_id))[:limit]
+    for side in (above, below):
+        if side and limit > 1 and not any(r in closest for r in side):
+            closest[-1] = side[0]
+    return sorted(closest, key=lambda r: r.score, reverse=True)

@@ -10,8 +10,19 @@ import aiosqlite
 
 from storage import segments
 
-FEEDBACK_TABLES = ("dismissals", "ignored", "nearest")
-"""What people told the bot about a chat's media, and each item's nearest earlier one (storage.feedback)."""
+# What people told the bot about a chat's media, and each item's nearest earlier one (storage.feedback). An entry
+# the new chat already holds (the same ignored file) wins over the old chat's duplicate.
+_MOVE_FEEDBACK = (
+    "UPDATE OR IGNORE dismissals SET chat_id = :new WHERE chat_id = :old",
+    "UPDATE OR IGNORE ignored SET chat_id = :new WHERE chat_id = :old",
+    "UPDATE OR IGNORE nearest SET chat_id = :new WHERE chat_id = :old",
+    "DELETE FROM ignored WHERE chat_id = :old",
+)
+_PURGE_FEEDBACK = (
+    "DELETE FROM dismissals WHERE chat_id = ?",
+    "DELETE FROM ignored WHERE chat_id = ?",
+    "DELETE FROM nearest WHERE chat_id = ?",
+)
 
 
 async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int, *, now: int) -> None:
@@ -19,10 +30,8 @@ async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: i
     await conn.execute("UPDATE items SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
     await segments.move_chat(conn, old_chat_id, new_chat_id)
     await _move_settings(conn, old_chat_id, new_chat_id)
-    for table in FEEDBACK_TABLES:
-        # An entry the new chat already holds (the same ignored file) wins; the old duplicate goes.
-        await conn.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
-        await conn.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_chat_id,))
+    for statement in _MOVE_FEEDBACK:
+        await conn.execute(statement, {"new": new_chat_id, "old": old_chat_id})
     await _move_usage(conn, old_chat_id, new_chat_id)
     await conn.execute("UPDATE jobs SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
     # Late arrivals addressed to any earlier id of the chat are routed to its newest id.
@@ -54,7 +63,7 @@ async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
         "DELETE FROM chat_counters WHERE chat_id = ?",
         "DELETE FROM jobs WHERE chat_id = ?",
         "DELETE FROM chat_moves WHERE new_chat_id = ?",
-        *(f"DELETE FROM {table} WHERE chat_id = ?" for table in FEEDBACK_TABLES),
+        *_PURGE_FEEDBACK,
     ):
         await conn.execute(statement, (chat_id,))
 
@@ -62,11 +71,13 @@ async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
 async def _move_settings(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> None:
     # The old group's settings win: the supergroup is the same community, and it cannot have been configured
     # before the migration that created it.
-    columns = "repost_threshold, alert_stickers, alert_animations, alert_style, own_repost_hours, language"
-    upsert = ", ".join(f"{name} = excluded.{name}" for name in columns.split(", "))
     await conn.execute(
-        f"INSERT INTO chats (chat_id, {columns}, removed_at) SELECT ?, {columns}, NULL FROM chats "
-        f"WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE SET {upsert}",
+        "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, alert_style, "
+        "own_repost_hours, language, removed_at) SELECT ?, repost_threshold, alert_stickers, alert_animations, "
+        "alert_style, own_repost_hours, language, NULL FROM chats WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE "
+        "SET repost_threshold = excluded.repost_threshold, alert_stickers = excluded.alert_stickers, "
+        "alert_animations = excluded.alert_animations, alert_style = excluded.alert_style, "
+        "own_repost_hours = excluded.own_repost_hours, language = excluded.language",
         (new_chat_id, old_chat_id),
     )
     await conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_chat_id,))

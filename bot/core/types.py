@@ -105,10 +105,13 @@ class Outgoing:
     """A reply: text alone, or media (one item or an album) with an optional text sent after an album.
 
     `buttons` are rows of inline buttons under the message (under the text that heads an album: an album itself
-    cannot carry buttons)."""
+    cannot carry buttons). `edit` names a message of the bot's to re-word in place (text and buttons) instead of
+    sending a new one; `reaction` is an emoji put on the `reply_to` message instead of any text (a quiet alert)."""
 
     chat_id: int
     reply_to: int | None = None
     text_html: str | None = None
     media: tuple[MediaOut, ...] = field(default_factory=tuple)
     buttons: tuple[tuple[ButtonOut, ...], ...] = field(default_factory=tuple)
+    edit: int | None = None
+    reaction: str | None = None

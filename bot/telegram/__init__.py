@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import ChatMemberHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram.chat_events import chat_migrated, my_chat_member
 from bot.telegram.commands import (
@@ -18,6 +18,7 @@ from bot.telegram.commands import (
 )
 from bot.telegram.context import BotApp, Context
 from bot.telegram.media import media_message, unsupported_message
+from bot.telegram.presses import alert_pressed, settings_pressed
 
 log = logging.getLogger(__name__)
 
@@ -46,4 +47,6 @@ def register(application: BotApp) -> None:
     application.add_handler(MessageHandler(MEDIA, media_message))
     application.add_handler(MessageHandler(UNSUPPORTED_IN_PRIVATE, unsupported_message))
     application.add_handler(ChatMemberHandler(my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(CallbackQueryHandler(alert_pressed, pattern=r"^a:", block=False))
+    application.add_handler(CallbackQueryHandler(settings_pressed, pattern=r"^s:", block=False))
     application.add_error_handler(on_error)
