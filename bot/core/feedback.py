@@ -63,8 +63,9 @@ def dismissed_pair(dismissal: Dismissal, new: Media, earlier: Media) -> bool:
 
 
 def own_repost(item: Item, earlier: Item, leeway_hours: int) -> bool:
-    """The same person posting their own media again within the chat's leeway (a correction, a crosspost)."""
-    return (item.sender_id is not None and item.sender_id == earlier.sender_id
+    """The same person posting their own media again within the chat's leeway (a correction, a crosspost). Only
+    people: a channel or the group itself (anonymous admins) speaks for many, and has negative ids."""
+    return (item.sender_id is not None and item.sender_id > 0 and item.sender_id == earlier.sender_id
             and item.date - earlier.date < leeway_hours * SECONDS_PER_HOUR)
 
 
