@@ -28,8 +28,8 @@ from bot.core.results import (
     Matches,
     NoMatches,
     RepostFound,
-    ThresholdPreview,
     SettingsView,
+    ThresholdPreview,
 )
 from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Sender
 from bot.dashscope.errors import AuthError

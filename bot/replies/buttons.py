@@ -67,7 +67,8 @@ def settings_buttons(settings: ChatSettings, threshold: float, ignored: int, lan
     return (
         tuple(_button(t(key, lang), "threshold", value, round(threshold * 100) == value)
               for key, value in PRESET_THRESHOLDS),
-        tuple(_button(t(f"style_{style}", lang), "alert", style, settings.alert_style == style) for style in STYLES),
+        tuple(_button(t(f"btn_style_{style}", lang), "alert", style, settings.alert_style == style)
+              for style in STYLES),
         tuple(_button(t("btn_leeway", lang, hours=hours), "leeway", hours, settings.own_repost_hours == hours)
               for hours in LEEWAY_CHOICES),
         (_button(t("btn_stickers", lang, value=t("on" if settings.alert_stickers else "off", lang)), "stickers",

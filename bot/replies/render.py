@@ -18,6 +18,7 @@ from bot.core.results import (
     CommandFailed,
     Decision,
     FirstSeen,
+    Hit,
     ItemFailed,
     Matches,
     NoMatches,
@@ -125,7 +126,9 @@ def _settings(decision: SettingsView) -> Outgoing:
 
 def _pair_line(chat: ChatRef, pair: Borderline, proposed: float, lang: Lang) -> str:
     link, link2 = fmt.link_html(chat, pair.item, lang), fmt.link_html(chat, pair.earlier, lang)
-    return t("preview_pair", lang, score=fmt.percent(pair.score), mark="✓" if pair.score >= proposed else "✗",
+    same_file = pair.item.file_unique_id == pair.earlier.file_unique_id
+    score = fmt.score_text(Hit(pair.earlier, pair.score, identical=same_file), lang)
+    return t("preview_pair", lang, score=score, mark="✓" if pair.score >= proposed else "✗",
              who=fmt.who(pair.item, lang), when=fmt.when(pair.item.date), link=link,
              who2=fmt.who(pair.earlier, lang), when2=fmt.when(pair.earlier.date), link2=link2)
 
