@@ -18,6 +18,12 @@ from storage.models import Dismissal, Ignored, NearestRecord
 from storage.vectors import from_blob, to_blob, unit_vector
 
 
+_COUNT_SINCE = "SELECT count(*) FROM nearest INDEXED BY nearest_by_chat_date WHERE chat_id = ? AND date >= ?"
+_COUNT_AT_OR_ABOVE = (
+    "SELECT count(*) FROM nearest INDEXED BY nearest_by_chat_score WHERE chat_id = ? AND score >= ? AND date >= ?"
+)
+
+
 class FeedbackRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -93,24 +99,27 @@ class FeedbackRepository:
             await _insert_nearest(conn, rows)
 
     async def nearest_counts(self, chat_id: int, since: int, thresholds: tuple[float, float]) -> tuple[int, int, int]:
-        """(items with a record since then, of which at or above the first threshold, at or above the second)."""
+        """(items with a record since then, of which at or above the first threshold, at or above the second).
+
+        Each count is a range of one covering index, so a chat of 100 k items is counted in milliseconds."""
         async with self._db.read() as conn:
-            (row,) = await conn.execute_fetchall(
-                "SELECT count(*), coalesce(sum(score >= ?), 0), coalesce(sum(score >= ?), 0) FROM nearest "
-                "WHERE chat_id = ? AND date >= ?", (thresholds[0], thresholds[1], chat_id, since),
-            )
-        return int(row[0]), int(row[1]), int(row[2])
+            counts = [await _count(conn, _COUNT_SINCE, (chat_id, since))]
+            for threshold in thresholds:
+                counts.append(await _count(conn, _COUNT_AT_OR_ABOVE, (chat_id, threshold, since)))
+        return counts[0], counts[1], counts[2]
 
     async def closest_to(self, chat_id: int, since: int, threshold: float, limit: int) -> list[NearestRecord]:
         """Up to `limit` records with the scores closest to the threshold, from both sides when both have some."""
         async with self._db.read() as conn:
             above = await conn.execute_fetchall(
-                "SELECT item_id, neighbour_id, score FROM nearest WHERE chat_id = ? AND date >= ? AND score >= ? "
-                "ORDER BY score, item_id LIMIT ?", (chat_id, since, threshold, limit),
+                "SELECT item_id, neighbour_id, score FROM nearest INDEXED BY nearest_by_chat_score "
+                "WHERE chat_id = ? AND score >= ? AND date >= ? ORDER BY score LIMIT ?",
+                (chat_id, threshold, since, limit),
             )
             below = await conn.execute_fetchall(
-                "SELECT item_id, neighbour_id, score FROM nearest WHERE chat_id = ? AND date >= ? AND score < ? "
-                "ORDER BY score DESC, item_id LIMIT ?", (chat_id, since, threshold, limit),
+                "SELECT item_id, neighbour_id, score FROM nearest INDEXED BY nearest_by_chat_score "
+                "WHERE chat_id = ? AND score < ? AND date >= ? ORDER BY score DESC LIMIT ?",
+                (chat_id, threshold, since, limit),
             )
         return _both_sides([_record(r) for r in above], [_record(r) for r in below], threshold, limit)
 
@@ -140,3 +149,8 @@ def _both_sides(above: list[NearestRecord], below: list[NearestRecord], threshol
         if side and limit > 1 and not any(r in closest for r in side):
             closest[-1] = side[0]
     return sorted(closest, key=lambda r: r.score, reverse=True)
+
+
+async def _count(conn: aiosqlite.Connection, query: str, params: tuple[int | float, ...]) -> int:
+    (row,) = await conn.execute_fetchall(query, params)
+    return int(row[0])

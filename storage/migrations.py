@@ -229,7 +229,9 @@ ADMIN_CONTROLS = sql(
         score REAL NOT NULL,
         called INTEGER NOT NULL DEFAULT 0
     )""",
+    # Covering indexes for the preview: how many items since a date, and how many at or above a score.
     "CREATE INDEX nearest_by_chat_date ON nearest (chat_id, date)",
+    "CREATE INDEX nearest_by_chat_score ON nearest (chat_id, score, date)",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
