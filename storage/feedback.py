@@ -17,7 +17,6 @@ from storage.db import Database
 from storage.models import Dismissal, Ignored, NearestRecord
 from storage.vectors import from_blob, to_blob, unit_vector
 
-
 _COUNT_SINCE = "SELECT count(*) FROM nearest INDEXED BY nearest_by_chat_date WHERE chat_id = ? AND date >= ?"
 _COUNT_AT_OR_ABOVE = (
     "SELECT count(*) FROM nearest INDEXED BY nearest_by_chat_score WHERE chat_id = ? AND score >= ? AND date >= ?"
