@@ -255,3 +255,29 @@ async def test_a_typed_threshold_is_previewed_without_an_api_call_and_applied_by
     assert (await bot.services.store.chats.settings(GROUP.id)).repost_threshold is None
     assert await press(bot, preview, ADMIN, "Apply 90%") == "✅ Changed: repost threshold 90%."
     assert (await bot.services.store.chats.settings(GROUP.id)).repost_threshold == pytest.approx(0.90)
+
+
+@pytest.mark.parametrize(("privacy_mode", "status", "sees"), [
+    (False, "member", True), (True, "administrator", True), (True, "member", False)])
+async def test_the_greeting_says_whether_the_bot_sees_the_media(
+        make_settings: Any, fake_ds: FakeDashScope, privacy_mode: bool, status: str, sees: bool) -> None:
+    with FakeBotAPI(privacy_mode=privacy_mode) as tg:
+        settings: Settings = make_settings(TELEGRAM_API_URL=tg.root)
+        async with running_bot(settings, tg, fake_ds) as bot:
+            tg.my_chat_member(GROUP, ADMIN, "left", status)
+            await bot.settle()
+            tg.my_chat_member(GROUP, ADMIN, status, "administrator")  # a promotion is no new arrival
+            await bot.settle()
+            (greeting,) = tg.sent_messages(GROUP.id)
+    text = greeting["params"]["text"]
+    assert "reposted photos" in text and "/settings" in text
+    assert ("I can see the media posted here" in text) is sees
+    assert ("make me an admin, or turn off my privacy mode in @BotFather" in text) is not sees
+
+
+async def test_plain_text_in_private_gets_a_hint(bot: RunningBot) -> None:
+    private = Chat(id=ALICE.id, type="private", first_name="Alice")
+    bot.tg.send_text(private, ALICE, "hello?")
+    await bot.settle()
+    (hint,) = bot.tg.sent_messages(private.id)
+    assert hint["params"]["text"] == "Send me a photo, video or GIF to find similar ones, or see /help."

@@ -208,6 +208,15 @@ class PressAnswer:
 
 
 @dataclass(frozen=True)
+class Greeting:
+    """The bot was added to a group: what it does, and whether it can see the media posted there (privacy mode off
+    or admin rights); if not, how to fix it."""
+
+    to: Audience
+    sees_media: bool
+
+
+@dataclass(frozen=True)
 class NotAllowed:
     """An admin command asked by someone who is not an admin of the chat."""
 
@@ -215,4 +224,5 @@ class NotAllowed:
 
 
 Decision = (RepostFound | AlbumReposts | FirstSeen | Matches | NoMatches | ItemFailed | CommandFailed
-            | QueuedWhilePaused | OperatorAlert | Report | SettingsView | NotAllowed | ThresholdPreview | ChatLists)
+            | QueuedWhilePaused | OperatorAlert | Report | SettingsView | NotAllowed | ThresholdPreview | ChatLists
+            | Greeting)

@@ -51,6 +51,22 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "🔁 <b>Possible repost</b>: {score}% similar to the post by {who} on {when}.{link}",
         "zh": "🔁 <b>疑似重复</b>：与 {who} 于 {when} 发布的内容相似度 {score}%。{link}",
     },
+    "greeting": {
+        "en": "👋 Hi! I point out reposted photos, videos and GIFs here, and answer /similar and /search. {sight} "
+              "Admins: /settings.",
+        "zh": "👋 你好！我会指出这里重复发布的图片、视频和 GIF，并回答 /similar 和 /search。{sight}管理员：/settings。",
+    },
+    "greeting_sees": {"en": "I can see the media posted here.", "zh": "我能看到这里发布的媒体。"},
+    "greeting_blind": {
+        "en": "⚠️ I can't see the media posted here yet: make me an admin, or turn off my privacy mode in @BotFather "
+              "(/setprivacy → Disable) and add me again.",
+        "zh": "⚠️ 我目前看不到这里发布的媒体：请把我设为管理员，或在 @BotFather 中关闭隐私模式（/setprivacy → Disable）"
+              "后重新添加我。",
+    },
+    "private_hint": {
+        "en": "Send me a photo, video or GIF to find similar ones, or see /help.",
+        "zh": "发送图片、视频或 GIF 给我来查找相似内容，或查看 /help。",
+    },
     "btn_not_repost": {"en": "Not a repost", "zh": "不是重复"},
     "btn_ignore": {"en": "Ignore this picture", "zh": "忽略此图片"},
     "alert_dismissed": {

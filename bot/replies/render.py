@@ -18,6 +18,7 @@ from bot.core.results import (
     CommandFailed,
     Decision,
     FirstSeen,
+    Greeting,
     Hit,
     ItemFailed,
     Matches,
@@ -202,6 +203,8 @@ _RENDERERS: dict[type[Any], Callable[[Any], Outgoing]] = {
     ThresholdPreview: _preview,
     ChatLists: _lists,
     NotAllowed: lambda d: _text(d.to, t("not_admin", _lang(d.to))),
+    Greeting: lambda d: _text(d.to, t("greeting", _lang(d.to), sight=t(
+        "greeting_sees" if d.sees_media else "greeting_blind", _lang(d.to)))),
 }
 
 

@@ -41,3 +41,9 @@ async def unsupported_message(update: Update, context: Context) -> None:
     """Private chats only: audio, voice, contacts… get a clear answer instead of silence."""
     if update.effective_message is not None:
         await say(context, update.effective_message, "unsupported")
+
+
+async def private_text(update: Update, context: Context) -> None:
+    """A plain text in a private chat: one line pointing at /help, rather than silence."""
+    if update.effective_message is not None:
+        await say(context, update.effective_message, "private_hint")
