@@ -62,6 +62,18 @@ class ChatRepository:
             await conn.execute(_UPSERT_SETTINGS, (chat_id, *(getattr(updated, name) for name in _COLUMN_NAMES)))
         return updated
 
+    async def remember_title(self, chat_id: int, title: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO chats (chat_id, title) VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE "
+                "SET title = excluded.title", (chat_id, title),
+            )
+
+    async def titles(self) -> dict[int, str]:
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall("SELECT chat_id, title FROM chats WHERE title IS NOT NULL")
+        return {int(row[0]): str(row[1]) for row in rows}
+
     async def mark_removed(self, chat_id: int, at: int) -> None:
         """The bot left or was removed; told twice, the earliest time stays, so retention is not reset."""
         async with self._db.transaction() as conn:

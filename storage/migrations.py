@@ -194,6 +194,8 @@ ADMIN_CONTROLS = sql(
     "ALTER TABLE chats ADD COLUMN alert_style TEXT NOT NULL DEFAULT 'reply'",
     "ALTER TABLE chats ADD COLUMN own_repost_hours INTEGER NOT NULL DEFAULT 24",
     "ALTER TABLE chats ADD COLUMN language TEXT NOT NULL DEFAULT 'auto'",
+    # The chat's last known title, so that the operators' overview can name every chat.
+    "ALTER TABLE chats ADD COLUMN title TEXT",
     "ALTER TABLE chat_counters ADD COLUMN alerts_dismissed INTEGER NOT NULL DEFAULT 0",
     # A pair people said is not a repost. The vectors are copied so the pair keeps working after either item is
     # gone, and so that near-copies (>= 0.99) of either side are recognised without the items.

@@ -225,7 +225,7 @@ async def test_operator_gets_all_chats_in_private(bot: RunningBot) -> None:
     bot.tg.send_text(private, operator, "/stats")
     sent = await bot.tg.wait_for(lambda: bot.tg.sent_messages(private.id))
     text = texts(sent)
-    assert "All chats" in text and str(GROUP.id) in text and str(PUBLIC.id) in text
+    assert "All chats" in text and "Stats for Cats &amp; &lt;Dogs&gt;" in text and "Stats for Public" in text
 
 
 async def test_corrupt_image_is_answered_in_private_and_silent_in_group(bot: RunningBot) -> None:

@@ -20,7 +20,8 @@ class ReportService:
         return Report(to, [await self._chat_report(to.chat.id, title)], overview=False)
 
     async def overview(self, to: Audience) -> Report:
-        chats = [await self._chat_report(chat_id, str(chat_id)) for chat_id, _stats in
+        titles = await self._chats.titles()
+        chats = [await self._chat_report(chat_id, titles.get(chat_id, str(chat_id))) for chat_id, _stats in
                  await self._stats.chats_overview()]
         return Report(to, chats, overview=True)
 

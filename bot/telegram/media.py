@@ -32,6 +32,7 @@ async def media_message(update: Update, context: Context) -> None:
         if incoming.chat.type == "private":
             await say(context, message, "unsupported")
         return
+    await services.lifecycle.seen(incoming.chat)
     job = await services.ingest.accept(incoming)
     log.info("media queued" if job else "duplicate update ignored",
              extra={"chat_id": incoming.chat.id, "message_id": incoming.message_id, "kind": incoming.media.kind})
