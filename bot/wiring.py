@@ -27,6 +27,7 @@ from bot.core.health import EmbeddingHealth, OperatorAlerter
 from bot.core.ingest import IngestService, SimilarityPolicy
 from bot.core.lifecycle import ChatLifecycle
 from bot.core.neighbours import Neighbours
+from bot.core.pages import ResultPages
 from bot.core.ports import ChatGateway
 from bot.core.report import ReportService
 from bot.core.repost import AlertPacer
@@ -56,6 +57,7 @@ class Services:
     report: ReportService
     chat_settings: SettingsService
     presses: AlertPresses
+    pages: ResultPages
     lifecycle: ChatLifecycle
     runner: JobRunner
     albums: AlbumCollector
@@ -88,12 +90,15 @@ class Services:
         runner = JobRunner(store.jobs, ingest, policy, health, workers=settings.workers)
         ingest.on_enqueued = runner.wake
         asking = Asking(gateway, settings.command_deadline_seconds)
+        pages = ResultPages(store.feedback)
         services = cls(
             settings=settings, store=store, client=client, indexes=indexes, health=health, delivery=delivery,
             ingest=ingest, lifecycle=lifecycle, runner=runner, albums=albums,
-            similar=SimilarService(store.items, embedding, neighbours, asking, min_score=settings.similar_min_score),
+            similar=SimilarService(store.items, embedding, neighbours, asking, pages,
+                                   min_score=settings.similar_min_score),
             search=SearchService(embedding, neighbours, asking, SearchFloors(
-                image=settings.search_min_score, caption=settings.search_caption_min_score)),
+                image=settings.search_min_score, caption=settings.search_caption_min_score), pages),
+            pages=pages,
             report=ReportService(store.stats, store.jobs, neighbours, store.chats,
                                  default_threshold=settings.repost_threshold),
             chat_settings=SettingsService(

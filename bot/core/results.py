@@ -22,6 +22,8 @@ class Hit:
     item: Item
     score: float
     identical: bool = False
+    copies: int = 0
+    """Other results that are the same thing (a crop, a re-encode, a forward), shown as this one."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,15 @@ class Matches:
     to: Audience
     hits: Sequence[Hit]
     query: str | None = None
+    more: tuple[str, int] | None = None
+    """(the question's token, the next page) when a "More" button is worth offering."""
+
+
+@dataclass(frozen=True)
+class ResultsExpired:
+    """A "More" press on a result list the bot no longer remembers (restart, or long ago): ask again."""
+
+    to: Audience
 
 
 @dataclass(frozen=True)
@@ -225,4 +236,4 @@ class NotAllowed:
 
 Decision = (RepostFound | AlbumReposts | FirstSeen | Matches | NoMatches | ItemFailed | CommandFailed
             | QueuedWhilePaused | OperatorAlert | Report | SettingsView | NotAllowed | ThresholdPreview | ChatLists
-            | Greeting)
+            | Greeting | ResultsExpired)

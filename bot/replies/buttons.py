@@ -1,8 +1,8 @@
 """Inline buttons: their labels, and the callback data that comes back when one is pressed.
 
 Data is at most 64 bytes and names things, never state: `a:<verb>:<new item id>:<original item id>` under an alert,
-`s:<setting>:<value>` under /settings (the typed form's names, so a press and a command parse alike). The prefixes
-`a:` and `s:` are this feature's; other features use their own.
+`s:<setting>:<value>` under /settings (the typed form's names, so a press and a command parse alike),
+`m:<question token>:<page>` under /similar and /search results. Other features use their own prefixes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from storage.models import ChatSettings
 
 ALERT_PREFIX = "a:"
 SETTINGS_PREFIX = "s:"
+MORE_PREFIX = "m:"
 NOT_A_REPOST = "n"
 IGNORE = "i"
 PRESET_THRESHOLDS = (("btn_strict", 97), ("btn_normal", 95), ("btn_loose", 90))
@@ -50,6 +51,15 @@ def parse_alert_press(data: str) -> AlertPress | None:
     if len(parts) != 3 or parts[0] not in (NOT_A_REPOST, IGNORE) or not all(p.isdigit() for p in parts[1:]):
         return None
     return AlertPress(parts[0], int(parts[1]), int(parts[2]))
+
+
+def more_button(token: str, page: int, lang: Lang) -> Rows:
+    return ((ButtonOut(t("btn_more", lang), f"{MORE_PREFIX}{token}:{page}"),),)
+
+
+def parse_more_press(data: str) -> tuple[str, int] | None:
+    token, _, page = data.removeprefix(MORE_PREFIX).rpartition(":")
+    return (token, int(page)) if token and page.isdigit() else None
 
 
 def parse_settings_press(data: str) -> SettingsPress | None:

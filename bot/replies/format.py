@@ -76,9 +76,15 @@ def has_link(chat: ChatRef, item: Item) -> bool:
     return item.origin_chat_id is None and message_link(chat, item.message_id) is not None
 
 
+def copies_text(hit: Hit, lang: Lang) -> str:
+    if not hit.copies:
+        return ""
+    return t("one_copy", lang) if hit.copies == 1 else t("copies", lang, n=hit.copies)
+
+
 def hit_caption(chat: ChatRef, hit: Hit, lang: Lang) -> str:
     return t("match_caption", lang, score=score_text(hit, lang), who=who(hit.item, lang), when=when(hit.item.date),
-             link=link_html(chat, hit.item, lang))
+             link=link_html(chat, hit.item, lang)) + copies_text(hit, lang)
 
 
 def repost_text(chat: ChatRef, hit: Hit, lang: Lang) -> str:
@@ -112,13 +118,16 @@ def album_repost_alert(chat: ChatRef, reply_to: int, hits: Sequence[tuple[int, H
     return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html="\n".join(lines))
 
 
-def matches_reply(chat: ChatRef, reply_to: int | None, hits: Sequence[Hit], header_html: str, lang: Lang) -> Outgoing:
-    """The matched media themselves (an album when several), each captioned with %, poster, date and link; items
-    imported from an export have no file to send and are listed under the header, each by its link."""
+def matches_reply(chat: ChatRef, reply_to: int | None, hits: Sequence[Hit], header_html: str, lang: Lang,
+                  buttons: tuple[tuple[ButtonOut, ...], ...] = ()) -> Outgoing:
+    """The matched media themselves (an album when several), each captioned with %, poster, date, link and how
+    many copies of it were folded in; items imported from an export have no file to send and are listed under the
+    header, each by its link."""
     media = tuple(MediaOut(kind=h.item.kind, file_id=h.item.file_id, caption_html=hit_caption(chat, h, lang))
                   for h in hits if sendable(h.item))
     listed = [f"• {hit_caption(chat, h, lang)}" for h in hits if not sendable(h.item)]
-    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html="\n".join([header_html, *listed]), media=media)
+    return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html="\n".join([header_html, *listed]), media=media,
+                    buttons=buttons)
 
 
 def sendable(item: Item) -> bool:

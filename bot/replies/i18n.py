@@ -67,6 +67,13 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Send me a photo, video or GIF to find similar ones, or see /help.",
         "zh": "发送图片、视频或 GIF 给我来查找相似内容，或查看 /help。",
     },
+    "btn_more": {"en": "More", "zh": "更多"},
+    "copies": {"en": " · and {n} copies", "zh": " · 另有 {n} 个副本"},
+    "one_copy": {"en": " · and 1 copy", "zh": " · 另有 1 个副本"},
+    "results_expired": {
+        "en": "I no longer have that result list; please ask again.",
+        "zh": "该结果列表已失效，请重新查询。",
+    },
     "btn_not_repost": {"en": "Not a repost", "zh": "不是重复"},
     "btn_ignore": {"en": "Ignore this picture", "zh": "忽略此图片"},
     "alert_dismissed": {

@@ -29,6 +29,7 @@ from bot.core.results import (
     QueuedWhilePaused,
     Report,
     RepostFound,
+    ResultsExpired,
     SettingsView,
     ThresholdPreview,
 )
@@ -77,7 +78,8 @@ def _matches(decision: Matches) -> Outgoing:
     lang = _lang(decision.to)
     header = (t("matches_header", lang) if decision.query is None
               else t("search_header", lang, query=fmt.escape_query(decision.query)))
-    return fmt.matches_reply(decision.to.chat, decision.to.reply_to, decision.hits, header, lang)
+    more = () if decision.more is None else buttons.more_button(*decision.more, lang)
+    return fmt.matches_reply(decision.to.chat, decision.to.reply_to, decision.hits, header, lang, more)
 
 
 def _no_matches(decision: NoMatches) -> Outgoing:
@@ -203,6 +205,7 @@ _RENDERERS: dict[type[Any], Callable[[Any], Outgoing]] = {
     ThresholdPreview: _preview,
     ChatLists: _lists,
     NotAllowed: lambda d: _text(d.to, t("not_admin", _lang(d.to))),
+    ResultsExpired: lambda d: _text(d.to, t("results_expired", _lang(d.to))),
     Greeting: lambda d: _text(d.to, t("greeting", _lang(d.to), sight=t(
         "greeting_sees" if d.sees_media else "greeting_blind", _lang(d.to)))),
 }

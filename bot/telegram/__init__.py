@@ -18,7 +18,7 @@ from bot.telegram.commands import (
 )
 from bot.telegram.context import BotApp, Context
 from bot.telegram.media import media_message, private_text, unsupported_message
-from bot.telegram.presses import alert_pressed, settings_pressed
+from bot.telegram.presses import alert_pressed, more_pressed, settings_pressed
 
 log = logging.getLogger(__name__)
 
@@ -52,4 +52,5 @@ def register(application: BotApp) -> None:
     application.add_handler(ChatMemberHandler(my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(CallbackQueryHandler(alert_pressed, pattern=r"^a:", block=False))
     application.add_handler(CallbackQueryHandler(settings_pressed, pattern=r"^s:", block=False))
+    application.add_handler(CallbackQueryHandler(more_pressed, pattern=r"^m:", block=False))
     application.add_error_handler(on_error)

@@ -13,9 +13,9 @@ from telegram import CallbackQuery, Message, Update
 
 from bot.core.feedback import Press
 from bot.core.ports import GatewayError
-from bot.core.results import Audience, ChatLists, SettingsView
+from bot.core.results import Audience, ChatLists, ResultsExpired, SettingsView
 from bot.core.types import Outgoing
-from bot.replies.buttons import NOT_A_REPOST, parse_alert_press, parse_settings_press
+from bot.replies.buttons import NOT_A_REPOST, parse_alert_press, parse_more_press, parse_settings_press
 from bot.replies.i18n import language_of, t
 from bot.replies.render import press_edit, press_toast, render
 from bot.replies.stats import changes_text
@@ -102,3 +102,20 @@ def _settings_toast(decision: SettingsView | ChatLists, lang: str) -> str | None
     if isinstance(decision, SettingsView) and decision.problem is not None:
         return t("settings_usage", language_of(lang))
     return None
+
+
+async def more_pressed(update: Update, context: Context) -> None:
+    """ "More" under /similar or /search results (anyone may press it): the next page, as a new answer to the
+    results it continues; the query's vector is reused, so no API call is made."""
+    query = update.callback_query
+    if query is None:
+        return
+    message = query.message
+    parsed = parse_more_press(query.data or "")
+    if parsed is None or not isinstance(message, Message):
+        await _unknown(context, query)
+        return
+    await context.bot_data.gateway.answer_press(query.id)
+    to = Audience(chat_ref(message.chat), message.message_id, query.from_user.language_code)
+    page = await context.bot_data.services.pages.more(to, *parsed)
+    await context.bot_data.services.delivery.send(page if page is not None else ResultsExpired(to))
