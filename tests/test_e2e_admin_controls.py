@@ -281,3 +281,18 @@ async def test_plain_text_in_private_gets_a_hint(bot: RunningBot) -> None:
     await bot.settle()
     (hint,) = bot.tg.sent_messages(private.id)
     assert hint["params"]["text"] == "Send me a photo, video or GIF to find similar ones, or see /help."
+
+
+async def test_stats_speak_chinese_throughout_and_show_feedback(bot: RunningBot) -> None:
+    members(bot.tg)
+    li = User(id=66, first_name="李", language_code="zh-hans")
+    bot.tg.set_member_status(GROUP.id, li.id, "administrator")
+    alert = await alert_for(bot, picture("red", seed=12), "zh-12")
+    await press(bot, alert, BOB, "Not a repost")
+    bot.tg.send_text(GROUP, li, "/stats")
+    await bot.settle()
+    text = group_texts(bot)[-1]
+    assert "媒体数：2（图片 2）" in text and "向量化方式：图片 2" in text and "已撤销提醒：1 · 忽略列表：0" in text
+    assert "重复发布最多：Bob (1)" in text and "阈值 95%" in text
+    for raw in ("photo", "image", "Items", ".0 ", "reply"):
+        assert raw not in text
