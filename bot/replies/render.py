@@ -179,6 +179,16 @@ def press_toast(answer: PressAnswer) -> str:
     return t(PRESS_TOASTS[answer.verdict], language_of(answer.presser_language))
 
 
+def settings_toast(decision: SettingsView | ChatLists) -> str | None:
+    """What a settings button did, in a toast: the change, or why nothing changed; opening a list needs none."""
+    if not isinstance(decision, SettingsView):
+        return None
+    lang = _lang(decision.to)
+    if decision.changed:
+        return changes_text(decision.settings, decision.default_threshold, decision.changed, lang)
+    return None if decision.problem is None else t(SETTINGS_PROBLEM_KEYS[decision.problem], lang)
+
+
 def press_edit(answer: PressAnswer) -> Outgoing | None:
     """A dismissed or ignored alert keeps its evidence, says who acted, and loses its buttons."""
     note_key = ALERT_NOTES.get(answer.verdict)

@@ -8,21 +8,24 @@ on every press: anyone in a chat can press any button.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from telegram import CallbackQuery, Message, Update
 
 from bot.core.feedback import Press
 from bot.core.ports import GatewayError
-from bot.core.results import Audience, ChatLists, ResultsExpired, SettingsView
+from bot.core.results import Audience, ResultsExpired
 from bot.core.types import Outgoing
 from bot.replies.buttons import NOT_A_REPOST, parse_alert_press, parse_more_press, parse_settings_press
 from bot.replies.i18n import language_of, t
-from bot.replies.render import press_edit, press_toast, render
-from bot.replies.stats import changes_text
+from bot.replies.render import press_edit, press_toast, render, settings_toast
 from bot.telegram.context import Context
 from bot.telegram.convert import chat_ref
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P")
 
 
 def _press(query: CallbackQuery, message: Message) -> Press:
@@ -44,21 +47,28 @@ async def _edit(context: Context, edit: Outgoing) -> None:
                                               "reason": str(exc)})
 
 
-async def _unknown(context: Context, query: CallbackQuery) -> None:
-    lang = language_of(query.from_user.language_code)
-    await context.bot_data.gateway.answer_press(query.id, t("toast_unknown", lang))
+async def _pressed(update: Update, context: Context,
+                   parse: Callable[[str], P | None]) -> tuple[CallbackQuery, Message, P] | None:
+    """The press, the message its button hangs under, and its parsed data; a press that makes no sense (stale
+    data, an inline message) is answered here, and None returned."""
+    query = update.callback_query
+    if query is None:
+        return None
+    message = query.message
+    parsed = parse(query.data or "")
+    if parsed is None or not isinstance(message, Message):
+        lang = language_of(query.from_user.language_code)
+        await context.bot_data.gateway.answer_press(query.id, t("toast_unknown", lang))
+        return None
+    return query, message, parsed
 
 
 async def alert_pressed(update: Update, context: Context) -> None:
     """ "Not a repost" and "Ignore this picture" under a repost alert."""
-    query = update.callback_query
-    if query is None:
+    pressed = await _pressed(update, context, parse_alert_press)
+    if pressed is None:
         return
-    message = query.message
-    parsed = parse_alert_press(query.data or "")
-    if parsed is None or not isinstance(message, Message):
-        await _unknown(context, query)
-        return
+    query, message, parsed = pressed
     press = _press(query, message)
     presses = context.bot_data.services.presses
     pair = (parsed.new_item_id, parsed.earlier_item_id)
@@ -77,45 +87,28 @@ async def alert_pressed(update: Update, context: Context) -> None:
 async def settings_pressed(update: Update, context: Context) -> None:
     """A button under /settings (admins only): the change is applied, the toast says what changed, and the
     settings message shows the new state."""
-    query = update.callback_query
-    if query is None:
+    pressed = await _pressed(update, context, parse_settings_press)
+    if pressed is None:
         return
-    message = query.message
-    parsed = parse_settings_press(query.data or "")
-    if parsed is None or not isinstance(message, Message):
-        await _unknown(context, query)
-        return
+    query, message, parsed = pressed
     press = _press(query, message)
-    lang = language_of(press.language)
     if not await _is_admin(context, press):
-        await context.bot_data.gateway.answer_press(query.id, t("toast_not_admin", lang))
+        await context.bot_data.gateway.answer_press(query.id, t("toast_not_admin", language_of(press.language)))
         return
     to = Audience(press.chat, None, press.language)
     decision = await context.bot_data.services.chat_settings.press(to, message.message_id, parsed.verb, parsed.value)
-    await context.bot_data.gateway.answer_press(query.id, _settings_toast(decision, lang))
+    await context.bot_data.gateway.answer_press(query.id, settings_toast(decision))
     await _edit(context, render(decision))
-
-
-def _settings_toast(decision: SettingsView | ChatLists, lang: str) -> str | None:
-    if isinstance(decision, SettingsView) and decision.changed:
-        return changes_text(decision.settings, decision.default_threshold, decision.changed, language_of(lang))
-    if isinstance(decision, SettingsView) and decision.problem is not None:
-        return t("settings_usage", language_of(lang))
-    return None
 
 
 async def more_pressed(update: Update, context: Context) -> None:
     """ "More" under /similar or /search results (anyone may press it): the next page, as a new answer to the
     results it continues; the query's vector is reused, so no API call is made."""
-    query = update.callback_query
-    if query is None:
+    pressed = await _pressed(update, context, parse_more_press)
+    if pressed is None:
         return
-    message = query.message
-    parsed = parse_more_press(query.data or "")
-    if parsed is None or not isinstance(message, Message):
-        await _unknown(context, query)
-        return
+    query, message, (token, page) = pressed
     await context.bot_data.gateway.answer_press(query.id)
     to = Audience(chat_ref(message.chat), message.message_id, query.from_user.language_code)
-    page = await context.bot_data.services.pages.more(to, *parsed)
-    await context.bot_data.services.delivery.send(page if page is not None else ResultsExpired(to))
+    answer = await context.bot_data.services.pages.more(to, token, page)
+    await context.bot_data.services.delivery.send(answer if answer is not None else ResultsExpired(to))
