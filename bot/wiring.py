@@ -16,17 +16,20 @@ from bot.config import Settings
 from bot.core.albums import AlbumCollector
 from bot.core.asking import Asking
 from bot.core.breaker import CircuitBreaker
+from bot.core.calibration import Calibration
 from bot.core.caps import SpendCaps
 from bot.core.chat_settings import SettingsService
 from bot.core.delivery import Delivery, Presenter
 from bot.core.embedding import EmbeddingService
 from bot.core.erasing import Eraser
 from bot.core.failures import FailurePolicy
+from bot.core.feedback import AlertFilter, AlertPresses
 from bot.core.health import EmbeddingHealth, OperatorAlerter
 from bot.core.ingest import IngestService, SimilarityPolicy
 from bot.core.lifecycle import ChatLifecycle
 from bot.core.neighbours import Neighbours
 from bot.core.originals import Originals
+from bot.core.pages import ResultPages
 from bot.core.ports import ChatGateway
 from bot.core.privacy import PrivacyService
 from bot.core.report import ReportService
@@ -56,6 +59,8 @@ class Services:
     search: SearchService
     report: ReportService
     chat_settings: SettingsService
+    presses: AlertPresses
+    pages: ResultPages
     lifecycle: ChatLifecycle
     privacy: PrivacyService
     runner: JobRunner
@@ -80,6 +85,7 @@ class Services:
             items=store.items, jobs=store.jobs, chats=store.chats, stats=store.stats, embedding=embedding,
             neighbours=neighbours, health=health, delivery=delivery, pacer=pacer, albums=albums,
             policy=SimilarityPolicy(settings.repost_threshold, settings.similar_min_score),
+            feedback=store.feedback, alert_filter=AlertFilter(store.feedback),
         )
         eraser = Eraser(store.items, store.chats, store.db)
         lifecycle = ChatLifecycle(store.chats, store.jobs, store.confirmations, eraser,
@@ -90,15 +96,23 @@ class Services:
         runner = JobRunner(store.jobs, ingest, policy, health, workers=settings.workers)
         ingest.on_enqueued = runner.wake
         asking = Asking(gateway, settings.command_deadline_seconds)
+        pages = ResultPages(store.feedback)
         services = cls(
             settings=settings, store=store, client=client, indexes=indexes, health=health, delivery=delivery,
             ingest=ingest, lifecycle=lifecycle, runner=runner, albums=albums,
             privacy=PrivacyService(store.items, store.confirmations, eraser),
-            similar=SimilarService(store.items, embedding, neighbours, asking, min_score=settings.similar_min_score),
+            similar=SimilarService(store.items, embedding, neighbours, asking, pages,
+                                   min_score=settings.similar_min_score),
             search=SearchService(embedding, neighbours, asking, SearchFloors(
-                image=settings.search_min_score, caption=settings.search_caption_min_score)),
-            report=ReportService(store.stats, store.jobs, neighbours),
-            chat_settings=SettingsService(store.chats, default_threshold=settings.repost_threshold),
+                image=settings.search_min_score, caption=settings.search_caption_min_score), pages),
+            pages=pages,
+            report=ReportService(store.stats, store.jobs, neighbours, store.chats,
+                                 default_threshold=settings.repost_threshold),
+            chat_settings=SettingsService(
+                store.chats, store.feedback,
+                Calibration(store.feedback, store.items, store.chats, default_threshold=settings.repost_threshold),
+                default_threshold=settings.repost_threshold),
+            presses=AlertPresses(store.items, store.feedback, store.chats),
         )
         await runner.start()
         services._sweeper = asyncio.create_task(lifecycle.sweep_forever(), name="retention-sweeper")

@@ -19,10 +19,21 @@ from storage import per_chat_tables
 from storage.db import Database
 from storage.items import ItemRepository
 from storage.models import ChatSettings
+from storage.per_chat_tables import SETTINGS_COLUMNS
 
 log = logging.getLogger(__name__)
 
 _SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(ChatSettings))
+_COLUMN_NAMES = SETTINGS_COLUMNS
+"""The settings columns of `chats`, named as the ChatSettings fields, in the order of the statements below."""
+_SELECT_SETTINGS = f"SELECT {', '.join(_COLUMN_NAMES)} FROM chats WHERE chat_id = ?"  # noqa: S608 - constant names
+_UPSERT_SETTINGS = (
+    f"INSERT INTO chats (chat_id, {', '.join(_COLUMN_NAMES)}) VALUES ({', '.join('?' * (len(_COLUMN_NAMES) + 1))}) "  # noqa: S608
+    "ON CONFLICT (chat_id) DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in _COLUMN_NAMES)
+)
+ALERT_STYLES = frozenset({"reply", "reaction", "off"})
+LANGUAGES = frozenset({"auto", "en", "zh"})
+MAX_LEEWAY_HOURS = 24 * 30
 
 
 class ChatRepository:
@@ -42,15 +53,20 @@ class ChatRepository:
         async with self._db.transaction() as conn:
             current = await _read_settings(conn, chat_id)
             updated = _validated(dataclasses.replace(current, **changes))
-            await conn.execute(
-                "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, retention_days) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE "
-                "SET repost_threshold = excluded.repost_threshold, alert_stickers = excluded.alert_stickers, "
-                "alert_animations = excluded.alert_animations, retention_days = excluded.retention_days",
-                (chat_id, updated.repost_threshold, updated.alert_stickers, updated.alert_animations,
-                 updated.retention_days),
-            )
+            await conn.execute(_UPSERT_SETTINGS, (chat_id, *(getattr(updated, name) for name in _COLUMN_NAMES)))
         return updated
+
+    async def remember_title(self, chat_id: int, title: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO chats (chat_id, title) VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE "
+                "SET title = excluded.title", (chat_id, title),
+            )
+
+    async def titles(self) -> dict[int, str]:
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall("SELECT chat_id, title FROM chats WHERE title IS NOT NULL")
+        return {int(row[0]): str(row[1]) for row in rows}
 
     async def mark_removed(self, chat_id: int, at: int) -> None:
         """The bot left or was removed; told twice, the earliest time stays, so retention is not reset."""
@@ -115,20 +131,18 @@ class ChatRepository:
 
 
 async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettings:
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT repost_threshold, alert_stickers, alert_animations, retention_days FROM chats WHERE chat_id = ?",
-            (chat_id,),
-        )
-    )
+    rows = list(await conn.execute_fetchall(_SELECT_SETTINGS, (chat_id,)))
     if not rows:
         return ChatSettings()
-    threshold, stickers, animations, retention = rows[0]
+    threshold, stickers, animations, style, hours, language, retention = rows[0]
     return ChatSettings(
         repost_threshold=None if threshold is None else float(threshold),
         alert_stickers=bool(stickers),
         alert_animations=bool(animations),
         retention_days=None if retention is None else int(retention),
+        alert_style=str(style),
+        own_repost_hours=int(hours),
+        language=str(language),
     )
 
 
@@ -145,4 +159,11 @@ def _validated(settings: ChatSettings) -> ChatSettings:
     days = settings.retention_days
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
         raise ValueError(f"retention_days must be a positive number of days or None, got {days!r}")
+    if settings.alert_style not in ALERT_STYLES:
+        raise ValueError(f"alert_style must be one of {sorted(ALERT_STYLES)}")
+    if settings.language not in LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGES)}")
+    hours = settings.own_repost_hours
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= MAX_LEEWAY_HOURS:
+        raise ValueError(f"own_repost_hours must be an int in [0, {MAX_LEEWAY_HOURS}]")
     return settings if threshold is None else dataclasses.replace(settings, repost_threshold=float(threshold))

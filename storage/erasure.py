@@ -29,9 +29,36 @@ async def erase_items(conn: aiosqlite.Connection, items: Sequence[Item], *, now:
         "AND NOT EXISTS (SELECT 1 FROM items WHERE items.file_unique_id = embedding_cache.file_unique_id)",
         (json.dumps(sorted({item.file_unique_id for item in items})),),
     )
+    await _erase_feedback(conn, items)
     await forget_addresses(conn, [(item.origin_chat_id or item.chat_id, item.message_id) for item in items], now=now)
     for chat_id, model in sorted({(item.chat_id, item.model) for item in items}):
         await segments.seal(conn, chat_id, model)
+
+
+async def _erase_feedback(conn: aiosqlite.Connection, items: Sequence[Item]) -> None:
+    """What people told the bot about these items goes with them: their nearest-neighbour records, and the
+    dismissals and ignore-list entries that keep a copy of their file's vector, unless another item of the chat still
+    holds that file. Runs after the items' rows are gone."""
+    ids = json.dumps([item.id for item in items])
+    await conn.execute(
+        "DELETE FROM nearest WHERE item_id IN (SELECT value FROM json_each(?)) "
+        "OR neighbour_id IN (SELECT value FROM json_each(?))",
+        (ids, ids),
+    )
+    files = json.dumps(sorted({(item.chat_id, item.file_unique_id) for item in items}))
+    orphaned = ("SELECT json_extract(value, '$[0]') AS chat_id, json_extract(value, '$[1]') AS file FROM json_each(?) "
+                "WHERE NOT EXISTS (SELECT 1 FROM items WHERE items.chat_id = json_extract(value, '$[0]') "
+                "AND items.file_unique_id = json_extract(value, '$[1]'))")
+    await conn.execute(
+        f"DELETE FROM dismissals WHERE EXISTS (SELECT 1 FROM ({orphaned}) AS o "  # noqa: S608 - a constant
+        "WHERE o.chat_id = dismissals.chat_id AND o.file IN (dismissals.file_a, dismissals.file_b))",
+        (files,),
+    )
+    await conn.execute(
+        f"DELETE FROM ignored WHERE EXISTS (SELECT 1 FROM ({orphaned}) AS o "  # noqa: S608 - a constant
+        "WHERE o.chat_id = ignored.chat_id AND o.file = ignored.file_unique_id)",
+        (files,),
+    )
 
 
 async def forget_addresses(conn: aiosqlite.Connection, addresses: Sequence[tuple[int, int]], *, now: int) -> int:

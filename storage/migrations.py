@@ -188,6 +188,53 @@ async def int8_segments(conn: aiosqlite.Connection) -> None:
     await conn.execute("ALTER TABLE segments_int8 RENAME TO segments")
     await conn.execute("CREATE INDEX segments_by_chat ON segments (chat_id, model)")
 
+ADMIN_CONTROLS = sql(
+    # How a chat is alerted (reply | reaction | off), how long a poster may repost their own media unremarked,
+    # and the language of group alerts (auto: each asker's own).
+    "ALTER TABLE chats ADD COLUMN alert_style TEXT NOT NULL DEFAULT 'reply'",
+    "ALTER TABLE chats ADD COLUMN own_repost_hours INTEGER NOT NULL DEFAULT 24",
+    "ALTER TABLE chats ADD COLUMN language TEXT NOT NULL DEFAULT 'auto'",
+    # The chat's last known title, so that the operators' overview can name every chat.
+    "ALTER TABLE chats ADD COLUMN title TEXT",
+    "ALTER TABLE chat_counters ADD COLUMN alerts_dismissed INTEGER NOT NULL DEFAULT 0",
+    # A pair people said is not a repost. The vectors are copied so the pair keeps working after either item is
+    # gone, and so that near-copies (>= 0.99) of either side are recognised without the items.
+    """CREATE TABLE dismissals (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        file_a TEXT NOT NULL,
+        file_b TEXT NOT NULL,
+        vector_a BLOB NOT NULL,
+        vector_b BLOB NOT NULL,
+        by_name TEXT,
+        at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX dismissals_by_chat ON dismissals (chat_id)",
+    # Media whose likes never alert again in the chat (meme templates, recurring stickers).
+    """CREATE TABLE ignored (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        file_unique_id TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        kind TEXT NOT NULL,
+        by_name TEXT,
+        at INTEGER NOT NULL,
+        UNIQUE (chat_id, file_unique_id)
+    )""",
+    # Each item's closest earlier item when it was stored: the threshold preview reads these instead of
+    # comparing every pair again. `called` marks the items that were called out as reposts (top reposters).
+    """CREATE TABLE nearest (
+        item_id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        date INTEGER NOT NULL,
+        neighbour_id INTEGER NOT NULL,
+        score REAL NOT NULL,
+        called INTEGER NOT NULL DEFAULT 0
+    )""",
+    # Covering indexes for the preview: how many items since a date, and how many at or above a score.
+    "CREATE INDEX nearest_by_chat_date ON nearest (chat_id, date)",
+    "CREATE INDEX nearest_by_chat_score ON nearest (chat_id, score, date)",
+)
 
 PEOPLES_DATA = sql(
     # Messages whose items were deleted on request (or by retention): a replayed update or a history import of the
@@ -224,6 +271,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "int8 segments: codes and per-row scales instead of float32 matrices", int8_segments),
     Migration(6, "people's data: forgotten messages, confirmations, unavailable originals, retention",
               PEOPLES_DATA),
+    Migration(7, "admin controls: alert style, leeway, language, dismissals, ignore list, nearest neighbours",
+              ADMIN_CONTROLS),
 )
 
 

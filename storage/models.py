@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -55,6 +55,12 @@ class ChatSettings:
     alert_animations: bool = True
     retention_days: int | None = None
     """Items older than this many days are deleted by the daily sweep; None keeps them forever."""
+    alert_style: str = "reply"
+    """How a repost is called out: `reply` (a text reply), `reaction` (an emoji on the repost), `off` (index only)."""
+    own_repost_hours: int = 24
+    """No alert when the same person reposts their own media within this many hours."""
+    language: str = "auto"
+    """Language of group alerts: `en`, `zh`, or `auto` (each poster's or asker's own)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,48 @@ class ChatStats:
     """Replies (alerts, answers) given up after their retries; the item itself was stored."""
     originals_gone: int = 0
     """Items Telegram no longer serves (deleted message or file): never shown again."""
+    alerts_dismissed: int = 0
+    ignored: int = 0
+    """Size of the chat's ignore list."""
+    top_reposters: list[tuple[int | None, str | None, int]] = field(default_factory=list)
+    vectors: int = 0
+    """Stored vectors (media and captions): more than the items when captions have their own."""
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """A pair people said is not a repost: neither side is called out against the other again."""
+
+    id: int
+    chat_id: int
+    file_a: str
+    file_b: str
+    vector_a: Any
+    vector_b: Any
+    by_name: str | None
+    at: int
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """Media on a chat's ignore list: nothing similar to it above the threshold is called out."""
+
+    id: int
+    chat_id: int
+    file_unique_id: str
+    vector: Any
+    kind: str
+    by_name: str | None
+    at: int
+
+
+@dataclass(frozen=True)
+class NearestRecord:
+    """An item's closest earlier item when it was stored, and their similarity."""
+
+    item_id: int
+    neighbour_id: int
+    score: float
 
 
 class JobState(StrEnum):

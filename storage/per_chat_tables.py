@@ -10,12 +10,33 @@ import aiosqlite
 
 from storage import segments
 
+SETTINGS_COLUMNS = ("repost_threshold", "alert_stickers", "alert_animations", "alert_style", "own_repost_hours",
+                    "language", "retention_days")
+"""The settings columns of `chats`, named as the ChatSettings fields: moved with the chat, read and written by
+storage.chats."""
+
+# What people told the bot about a chat's media, and each item's nearest earlier one (storage.feedback). An entry
+# the new chat already holds (the same ignored file) wins over the old chat's duplicate.
+_MOVE_FEEDBACK = (
+    "UPDATE OR IGNORE dismissals SET chat_id = :new WHERE chat_id = :old",
+    "UPDATE OR IGNORE ignored SET chat_id = :new WHERE chat_id = :old",
+    "UPDATE OR IGNORE nearest SET chat_id = :new WHERE chat_id = :old",
+    "DELETE FROM ignored WHERE chat_id = :old",
+)
+_PURGE_FEEDBACK = (
+    "DELETE FROM dismissals WHERE chat_id = ?",
+    "DELETE FROM ignored WHERE chat_id = ?",
+    "DELETE FROM nearest WHERE chat_id = ?",
+)
+
 
 async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int, *, now: int) -> None:
     """Re-home the chat's data; all statements select by `old_chat_id`, so a replay finds nothing to move."""
     await conn.execute("UPDATE items SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
     await segments.move_chat(conn, old_chat_id, new_chat_id)
     await _move_settings(conn, old_chat_id, new_chat_id)
+    for statement in _MOVE_FEEDBACK:
+        await conn.execute(statement, {"new": new_chat_id, "old": old_chat_id})
     await _move_usage(conn, old_chat_id, new_chat_id)
     await conn.execute("UPDATE jobs SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
     await conn.execute("UPDATE confirmations SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
@@ -59,6 +80,7 @@ async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
         "DELETE FROM jobs WHERE chat_id = ?",
         "DELETE FROM confirmations WHERE chat_id = ?1 OR target_chat_id = ?1",
         "DELETE FROM chat_moves WHERE new_chat_id = ?",
+        *_PURGE_FEEDBACK,
     ):
         await conn.execute(statement, (chat_id,))
 
@@ -66,12 +88,11 @@ async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
 async def _move_settings(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> None:
     # The old group's settings win: the supergroup is the same community, and it cannot have been configured
     # before the migration that created it.
+    columns = ", ".join(SETTINGS_COLUMNS)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in SETTINGS_COLUMNS)
     await conn.execute(
-        "INSERT INTO chats (chat_id, repost_threshold, alert_stickers, alert_animations, retention_days, removed_at) "
-        "SELECT ?, repost_threshold, alert_stickers, alert_animations, retention_days, NULL FROM chats "
-        "WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE SET repost_threshold = excluded.repost_threshold, "
-        "alert_stickers = excluded.alert_stickers, alert_animations = excluded.alert_animations, "
-        "retention_days = excluded.retention_days",
+        f"INSERT INTO chats (chat_id, {columns}, removed_at) SELECT ?, {columns}, NULL FROM chats "  # noqa: S608
+        f"WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE SET {updates}",
         (new_chat_id, old_chat_id),
     )
     await conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_chat_id,))
@@ -89,11 +110,12 @@ async def _move_usage(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id:
     )
     await conn.execute("DELETE FROM usage WHERE chat_id = ?", (old_chat_id,))
     await conn.execute(
-        "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap, replies_failed) "
-        "SELECT ?, reposts_called, skipped_over_cap, replies_failed FROM chat_counters WHERE chat_id = ? "
-        "ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + excluded.reposts_called, "
-        "skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap, "
-        "replies_failed = replies_failed + excluded.replies_failed",
+        "INSERT INTO chat_counters (chat_id, reposts_called, skipped_over_cap, replies_failed, alerts_dismissed) "
+        "SELECT ?, reposts_called, skipped_over_cap, replies_failed, alerts_dismissed FROM chat_counters "
+        "WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE SET reposts_called = reposts_called + "
+        "excluded.reposts_called, skipped_over_cap = skipped_over_cap + excluded.skipped_over_cap, "
+        "replies_failed = replies_failed + excluded.replies_failed, "
+        "alerts_dismissed = alerts_dismissed + excluded.alerts_dismissed",
         (new_chat_id, old_chat_id),
     )
     await conn.execute("DELETE FROM chat_counters WHERE chat_id = ?", (old_chat_id,))

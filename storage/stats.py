@@ -77,11 +77,22 @@ class StatsRepository:
             )
             counters = list(
                 await conn.execute_fetchall(
-                    "SELECT reposts_called, skipped_over_cap, replies_failed FROM chat_counters WHERE chat_id = ?",
+                    "SELECT reposts_called, skipped_over_cap, replies_failed, alerts_dismissed FROM chat_counters "
+                    "WHERE chat_id = ?",
                     (chat_id,),
                 )
             )
-        reposts, skipped, replies_failed = counters[0] if counters else (0, 0, 0)
+            (sizes,) = await conn.execute_fetchall(
+                "SELECT (SELECT count(*) FROM ignored WHERE chat_id = :chat), "
+                "(SELECT count(*) FROM vectors WHERE chat_id = :chat)", {"chat": chat_id},
+            )
+            reposters = await conn.execute_fetchall(
+                "SELECT items.sender_id, items.sender_name, count(*) AS reposts, max(items.id) AS latest "
+                "FROM nearest JOIN items ON items.id = nearest.item_id WHERE nearest.chat_id = ? AND called = 1 "
+                "GROUP BY items.sender_id ORDER BY reposts DESC, latest DESC LIMIT 5",
+                (chat_id,),
+            )
+        reposts, skipped, replies_failed, dismissed = counters[0] if counters else (0, 0, 0, 0)
         jobs = await self._jobs.counts(chat_id)
         return ChatStats(
             items_by_kind=await self._items.counts_by_kind(chat_id),
@@ -96,6 +107,10 @@ class StatsRepository:
             skipped_over_cap=int(skipped),
             replies_failed=int(replies_failed),
             originals_gone=await self._items.unavailable_count(chat_id),
+            alerts_dismissed=int(dismissed),
+            ignored=int(sizes[0]),
+            vectors=int(sizes[1]),
+            top_reposters=[(row[0], row[1], int(row[2])) for row in reposters],
         )
 
     async def chats_overview(self) -> list[tuple[int, ChatStats]]:

@@ -10,6 +10,7 @@ from storage.cache import EmbeddingCache
 from storage.chats import ChatRepository
 from storage.confirmations import ConfirmationRepository
 from storage.db import Database
+from storage.feedback import FeedbackRepository
 from storage.items import ItemRepository
 from storage.jobs import JobRepository
 from storage.stats import StatsRepository
@@ -24,6 +25,7 @@ class Store:
     chats: ChatRepository
     jobs: JobRepository
     confirmations: ConfirmationRepository
+    feedback: FeedbackRepository
 
     @classmethod
     async def open(cls, path: Path) -> Self:
@@ -38,6 +40,7 @@ class Store:
             chats=ChatRepository(db, items),
             jobs=jobs,
             confirmations=ConfirmationRepository(db),
+            feedback=FeedbackRepository(db),
         )
 
     async def close(self) -> None:

@@ -213,7 +213,7 @@ async def test_metacharacters_in_names_captions_and_queries_give_valid_html(bot:
     await bot.settle()
     bot.tg.send_photo(nasty_group, ALICE, photo, file_unique_id="nasty-1", caption=NASTY)
     alert = await bot.tg.wait_for(lambda: bot.tg.sent_messages(nasty_group.id))
-    assert "&lt;b&gt;*bold*&lt;/b&gt; _it_ [x](http://e.com) `code` &amp;" in alert[0]["params"]["caption"]
+    assert "&lt;b&gt;*bold*&lt;/b&gt; _it_ [x](http://e.com) `code` &amp;" in alert[0]["params"]["text"]  # a text
     bot.tg.send_text(nasty_group, nasty_user, "/search " + NASTY)
     bot.tg.set_member_status(nasty_group.id, nasty_user.id, "administrator")
     bot.tg.send_text(nasty_group, nasty_user, "/stats")
@@ -257,7 +257,7 @@ async def test_message_sent_on_behalf_of_a_channel_in_a_group(bot: RunningBot) -
     await bot.settle()
     bot.tg.send_photo(GROUP, ALICE, photo, file_unique_id="as-chan")
     alert = await bot.tg.wait_for(lambda: bot.tg.sent_messages(GROUP.id))
-    assert "Linked channel" in alert[0]["params"]["caption"]
+    assert "Linked channel" in alert[0]["params"]["text"]  # the alert is a text reply with a link
     stored = await bot.services.store.items.by_message(GROUP.id, first["message_id"])
     assert stored is not None and stored.sender_id == channel.id
 
@@ -268,7 +268,7 @@ async def test_anonymous_admin_media_is_indexed_under_the_group(bot: RunningBot)
     await bot.settle()
     bot.tg.send_photo(GROUP, ALICE, reencoded(photo))
     alert = await bot.tg.wait_for(lambda: bot.tg.sent_messages(GROUP.id))
-    assert "Bad input" in alert[0]["params"]["caption"]
+    assert "Bad input" in alert[0]["params"]["text"]  # the alert is a text reply with a link
     stored = await bot.services.store.items.by_message(GROUP.id, first["message_id"])
     assert stored is not None and stored.sender_id == GROUP.id
 

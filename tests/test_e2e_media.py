@@ -144,7 +144,7 @@ async def test_videos_the_api_would_refuse_are_sent_as_a_local_clip(bot: Running
     assert all(b"ftyp" in clip[:16] and len(clip) < MB for clip in uploads)  # re-encoded MP4s
     bot.tg.send_text(GROUP, ALICE, "/stats")
     stats = await bot.tg.wait_for(lambda: bot.tg.sent_messages(GROUP.id))
-    assert "Embedded via: clip 2" in texts(stats)
+    assert "Embedded via: short clip 2" in texts(stats)
 
 
 async def test_local_bot_api_server_hands_out_big_files_as_paths(fake_ds: FakeDashScope, tmp_path: Path) -> None:

@@ -86,8 +86,8 @@ async def test_forwarded_media_is_indexed_and_credited_to_the_forwarder(bot: Run
     assert (item.sender_id, item.sender_name) == (BOB.id, "Bob")
     bot.tg.send_photo(GROUP, ALICE, reencoded(photo))
     alert = await bot.tg.wait_for(lambda: bot.tg.sent_messages(GROUP.id))
-    caption = alert[0]["params"]["caption"]
-    assert "Bob" in caption and "Carol" not in caption
+    text = alert[0]["params"]["text"]  # a text alert: the link shows the original
+    assert "Bob" in text and "Carol" not in text
 
 
 async def test_edit_replacing_the_media_re_embeds_it(bot: RunningBot) -> None:

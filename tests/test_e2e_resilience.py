@@ -231,22 +231,26 @@ async def post_repost(bot: RunningBot, chat: Chat, seed: int) -> tuple[JSON, JSO
     return original, bot.tg.send_photo(chat, BOB, photo, file_unique_id=f"orig-{seed}")
 
 
+ALERT_METHOD = "sendMessage"
+"""A repost alert in a supergroup is one text reply: the link shows the original."""
+
+
 def alerts(bot: RunningBot, chat: Chat) -> list[JSON]:
-    return [m for m in bot.tg.sent_messages(chat.id) if m["method"] == "sendPhoto"]
+    return [m for m in bot.tg.sent_messages(chat.id) if m["method"] == ALERT_METHOD]
 
 
 async def test_flood_control_on_the_alert_is_honoured_and_the_alert_arrives(bot: RunningBot) -> None:
-    bot.tg.inject_error("sendPhoto", 429, "Too Many Requests: retry after 1", retry_after=1, times=5)
+    bot.tg.inject_error(ALERT_METHOD, 429, "Too Many Requests: retry after 1", retry_after=1, times=5)
     _original, repost = await post_repost(bot, GROUP, 70)
     sent = await bot.tg.wait_for(lambda: alerts(bot, GROUP), timeout=20)
     await bot.settle()
     assert len(alerts(bot, GROUP)) == 1
     assert sent[0]["params"]["reply_parameters"]["message_id"] == repost["message_id"]
-    assert len([r for r in bot.tg.requests if r.method == "sendPhoto" and r.status == 429]) == 5
+    assert len([r for r in bot.tg.requests if r.method == ALERT_METHOD and r.status == 429]) == 5
 
 
 async def test_forbidden_on_send_marks_the_chat_removed_and_stops_work_for_it(bot: RunningBot) -> None:
-    bot.tg.inject_error("sendPhoto", 403, "Forbidden: bot was kicked from the supergroup chat", chat_id=GROUP.id)
+    bot.tg.inject_error(ALERT_METHOD, 403, "Forbidden: bot was kicked from the supergroup chat", chat_id=GROUP.id)
     await post_repost(bot, GROUP, 71)
     await bot.settle()
     assert not await bot.services.store.chats.is_active(GROUP.id)
@@ -257,7 +261,7 @@ async def test_forbidden_on_send_marks_the_chat_removed_and_stops_work_for_it(bo
     assert await missing(bot, later) == [m["message_id"] for m in later]
     assert await missing(bot, elsewhere) == []
     assert len(bot.ds.embed_requests) == calls + 1  # only the other chat's photo
-    assert len([r for r in bot.tg.requests if r.method == "sendPhoto"]) == 1
+    assert len([r for r in bot.tg.requests if r.method == ALERT_METHOD]) == 1
 
 
 async def test_get_updates_network_errors_do_not_stop_the_bot(bot: RunningBot) -> None:

@@ -77,7 +77,7 @@ async def test_an_alert_that_cannot_be_sent_does_not_hold_the_group(bot: Running
     photo = picture("green", seed=80)
     bot.tg.send_photo(GROUP, ALICE, photo, file_unique_id="orig-80")
     await bot.settle()
-    bot.tg.inject_error("sendPhoto", 404, "Not Found", times=50, chat_id=GROUP.id)
+    bot.tg.inject_error("sendMessage", 404, "Not Found", times=50, chat_id=GROUP.id)  # the alert is a text
     bot.tg.send_photo(GROUP, BOB, photo, file_unique_id="orig-80")
     later = bot.tg.send_photo(GROUP, ALICE, picture("blue", seed=81))
     started = time.monotonic()

@@ -18,6 +18,8 @@ from telegram import (
     ChatMemberAdministrator,
     ChatMemberLeft,
     ChatMemberOwner,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
     InputMediaVideo,
@@ -331,6 +333,32 @@ async def test_message_housekeeping(telegram: FakeBotAPI, bot: Bot, photo: bytes
     assert await bot.delete_message(GROUP.id, own.message_id)
     with pytest.raises(BadRequest, match="Message to delete not found"):
         await bot.delete_message(GROUP.id, own.message_id)
+
+
+async def test_buttons_presses_and_edits(telegram: FakeBotAPI, bot: Bot, photo: bytes) -> None:
+    telegram.add_chat(GROUP)
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Tap", callback_data="a:n:1:2")]])
+    text = await bot.send_message(GROUP.id, "alert", reply_markup=keyboard)
+    sent_photo = await bot.send_photo(GROUP.id, photo, caption="old", reply_markup=keyboard)
+    query = telegram.press_button(telegram.sent_messages(GROUP.id)[0], BOB, "a:n:1:2")
+    (update,) = await bot.get_updates(timeout=0)
+    assert update.callback_query is not None and update.callback_query.data == "a:n:1:2"
+    assert update.callback_query.from_user.id == BOB.id and update.callback_query.id == query["id"]
+    assert await bot.answer_callback_query(query["id"], text="Noted")
+    with pytest.raises(BadRequest, match="Query is too old"):
+        await bot.answer_callback_query(query["id"])  # answered once only
+    captioned = await bot.edit_message_caption(GROUP.id, sent_photo.message_id, caption="new")
+    assert not isinstance(captioned, bool) and captioned.caption == "new" and captioned.reply_markup is None
+    with pytest.raises(BadRequest, match="There is no caption in the message to edit"):
+        await bot.edit_message_caption(GROUP.id, text.message_id, caption="x")
+    with pytest.raises(BadRequest, match="There is no text in the message to edit"):
+        await bot.edit_message_text("x", GROUP.id, sent_photo.message_id)
+    bare = await bot.edit_message_reply_markup(GROUP.id, text.message_id)
+    assert not isinstance(bare, bool) and bare.reply_markup is None and bare.text == "alert"
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_reply_markup(GROUP.id, text.message_id)
+    with pytest.raises(BadRequest, match="Message to edit not found"):
+        await bot.edit_message_reply_markup(GROUP.id, 99_999, reply_markup=keyboard)
 
 
 # ---- updates and long polling -------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.core.breaker import CircuitBreaker
-from bot.core.chat_settings import parse_settings_args
+from bot.core.chat_settings import Parsed, parse_settings_args
 from bot.core.failures import backoff_delay
 from bot.core.importer import IMPORTED_FILE_ID
 from bot.core.ingest import job_key
@@ -17,7 +17,8 @@ from bot.telegram.gateway import split_text
 from storage.models import ChatSettings, Item
 
 
-def item(item_id: int = 1, *, date: int = 1_700_000_000, name: str | None = "Ann <admin>") -> Item:
+def item(item_id: int = 1, *, date: int = 1_700_000_000, name: str | None = "Ann <admin>",
+         kind: str = "photo") -> Item:
     return Item(
         id=item_id,
         chat_id=-1001,
@@ -25,7 +26,7 @@ def item(item_id: int = 1, *, date: int = 1_700_000_000, name: str | None = "Ann
         sender_id=5,
         sender_name=name,
         date=date,
-        kind="photo",
+        kind=kind,
         file_id=f"f{item_id}",
         file_unique_id=f"u{item_id}",
         caption=None,
@@ -53,8 +54,8 @@ def test_alert_escapes_names_and_states_identical() -> None:
     out = fmt.repost_alert(
         ChatRef(-1001234567890, "supergroup"), 99, fmt.Hit(item(), 1.0, identical=True), "en"
     )
-    assert out.reply_to == 99 and out.media[0].file_id == "f1"
-    assert out.text_html is not None
+    assert out.reply_to == 99 and out.media == ()  # a link shows the original: no third copy of it in the chat
+    assert out.text_html is not None and "https://t.me/c/1234567890/" in out.text_html
     assert "Ann &lt;admin&gt;" in out.text_html and "identical" in out.text_html and "%" not in out.text_html
 
 
@@ -69,10 +70,19 @@ def test_imported_items_are_linked_beside_the_media_that_can_be_sent() -> None:
     assert alert.media == () and alert.text_html is not None and "https://t.me/pub/42" in alert.text_html
 
 
-def test_percent_is_clamped() -> None:
-    assert fmt.percent(0.956) == 96
-    assert fmt.percent(1.0000001) == 100
-    assert fmt.percent(-0.2) == 0
+def test_alert_resends_the_original_only_where_no_link_reaches_it() -> None:
+    basic = fmt.repost_alert(ChatRef(-42, "group"), 99, fmt.Hit(item(), 0.97), "en")
+    assert [m.file_id for m in basic.media] == ["f1"] and "t.me" not in (basic.text_html or "")
+    sticker = fmt.repost_alert(ChatRef(-42, "group"), 99, fmt.Hit(item(kind="sticker"), 0.97), "en")
+    assert sticker.media == ()  # a sticker has no caption: it would take two messages
+
+
+def test_percent_is_honest() -> None:
+    assert fmt.percent(0.956) == "95.6"
+    assert fmt.percent(0.9999) == "99.9"  # never rounded up to 100: only the same file is "identical"
+    assert fmt.percent(1.0000001) == "99.9"
+    assert fmt.percent(0.97) == "97"
+    assert fmt.percent(-0.2) == "0"
 
 
 def test_repost_verdict_prefers_identical_then_threshold() -> None:
@@ -122,14 +132,20 @@ def test_backoff_grows_caps_and_honours_hint() -> None:
 
 
 def test_settings_args() -> None:
-    assert parse_settings_args([]) == {}
-    assert parse_settings_args(["threshold", "93"]) == {"repost_threshold": 0.93}
-    assert parse_settings_args(["threshold", "0.9"]) == {"repost_threshold": 0.9}
-    assert parse_settings_args(["threshold", "default"]) == {"repost_threshold": None}
-    assert parse_settings_args(["threshold", "20"]) is None
-    assert parse_settings_args(["stickers", "on"]) == {"alert_stickers": True}
-    assert parse_settings_args(["gifs", "off"]) == {"alert_animations": False}
-    assert parse_settings_args(["colour", "blue"]) is None
+    assert parse_settings_args([]) == Parsed({})
+    assert parse_settings_args(["threshold", "93"]) == Parsed({}, preview=0.93)  # typed: previewed first
+    assert parse_settings_args(["threshold", "93"], preview_threshold=False) == Parsed({"repost_threshold": 0.93})
+    assert parse_settings_args(["threshold", "0.9"]) == Parsed({}, preview=0.9)
+    assert parse_settings_args(["threshold", "default"]) == Parsed({"repost_threshold": None})
+    assert parse_settings_args(["threshold", "20"]) == Parsed({}, problem="threshold_range")
+    assert parse_settings_args(["threshold", "200"]) == Parsed({}, problem="threshold_range")
+    assert parse_settings_args(["stickers", "on"]) == Parsed({"alert_stickers": True})
+    assert parse_settings_args(["gifs", "off"]) == Parsed({"alert_animations": False})
+    assert parse_settings_args(["alert", "reaction"]) == Parsed({"alert_style": "reaction"})
+    assert parse_settings_args(["leeway", "48"]) == Parsed({"own_repost_hours": 48})
+    assert parse_settings_args(["leeway", "721"]) == Parsed({}, problem="leeway_range")
+    assert parse_settings_args(["language", "zh"]) == Parsed({"language": "zh"})
+    assert parse_settings_args(["colour", "blue"]) == Parsed({}, problem="unknown")
 
 
 def test_split_text_keeps_lines_and_limit() -> None:

@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,22 @@ def start_bot(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[st
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def drained(proc: subprocess.Popen[str]) -> Callable[[], str]:
+    """Read the child's stderr while it runs: at DEBUG the bot logs more than a pipe holds (64 KiB), and a full pipe
+    blocks the logging thread that writes to it (and with it the bot) until someone reads. Returns what was read,
+    once the process has ended."""
+    assert proc.stderr is not None
+    chunks: list[str] = []
+    reader = threading.Thread(target=lambda: chunks.extend(proc.stderr or ()), daemon=True)
+    reader.start()
+
+    def collected() -> str:
+        reader.join(timeout=30)
+        return "".join(chunks)
+
+    return collected
 
 
 def test_missing_variable_is_one_clear_line(tmp_path: Path) -> None:
@@ -66,6 +84,7 @@ def test_sigterm_finishes_work_and_exits_zero(
 ) -> None:
     db = tmp_path / "data" / "bot.db"
     proc = start_bot(bot_environment(fake_tg, fake_ds, db, LOG_LEVEL="DEBUG"), tmp_path)
+    stderr = drained(proc)
     try:
         fake_tg.wait_for_sync(lambda: fake_tg.calls("getUpdates"), timeout=30)
         group = Chat(id=-1001000000001, type="supergroup", title="G")
@@ -73,10 +92,11 @@ def test_sigterm_finishes_work_and_exits_zero(
         fake_tg.wait_for_sync(lambda: fake_ds.embed_requests, timeout=30)
         time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    err = stderr()
     assert proc.returncode == 0, err[-2000:]
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(line["msg"] == "bot stopped" for line in lines)

@@ -25,6 +25,9 @@ TABLES = (
     "jobs",
     "usage",
     "chat_counters",
+    "dismissals",
+    "ignored",
+    "nearest",
 )
 
 
@@ -162,3 +165,40 @@ async def test_purge_deletes_everything_of_the_chat_and_nothing_else(store: Stor
     assert await store.cache.get("only-here", TEST_MODEL) is None
     assert await store.cache.get("shared", TEST_MODEL) is not None
     assert await _vector_keys(store, OTHER) == other_before
+
+
+async def _feedback(store: Store, chat_id: int) -> tuple[int, int, int]:
+    """(dismissed pairs, ignored media, nearest-neighbour records) of the chat."""
+    measured, _, _ = await store.feedback.nearest_counts(chat_id, 0, (0.5, 0.5))
+    return len(await store.feedback.dismissals(chat_id)), len(await store.feedback.ignored(chat_id)), measured
+
+
+async def _give_feedback(store: Store, chat_id: int) -> None:
+    first = await store.items.add(new_item(chat_id, 1), {FACET_MEDIA: [1.0, 0.0, 0.0, 0.0]})
+    second = await store.items.add(new_item(chat_id, 2), {FACET_MEDIA: [1.0, 0.1, 0.0, 0.0]})
+    await store.feedback.record_nearest(chat_id, second.id, second.date, (first.id, 0.99), called=True)
+    await store.feedback.dismiss(chat_id, (("a", [1.0, 0.0]), ("b", [0.0, 1.0])), "Alice")
+    await store.feedback.ignore(chat_id, "a", [1.0, 0.0], "photo", "Ada")
+
+
+async def test_feedback_follows_a_move_and_goes_with_a_purge(store: Store) -> None:
+    await _give_feedback(store, OLD)
+    await store.chats.update_settings(OLD, alert_style="reaction", own_repost_hours=2, language="zh")
+    await store.chats.move(OLD, NEW)
+    assert await _feedback(store, NEW) == (1, 1, 1) and await _feedback(store, OLD) == (0, 0, 0)
+    assert await store.chats.settings(NEW) == ChatSettings(alert_style="reaction", own_repost_hours=2, language="zh")
+    assert (await store.stats.chat_stats(NEW)).alerts_dismissed == 1
+    await _give_feedback(store, OTHER)
+    await store.chats.purge(NEW)
+    assert await _feedback(store, NEW) == (0, 0, 0) and await _feedback(store, OTHER) == (1, 1, 1)
+
+
+async def test_feedback_entries_are_undone_one_by_one(store: Store) -> None:
+    await _give_feedback(store, OLD)
+    assert not await store.feedback.ignore(OLD, "a", [1.0, 0.0], "photo", "Ada")  # already on the list
+    (ignored,) = await store.feedback.ignored(OLD)
+    (dismissal,) = await store.feedback.dismissals(OLD)
+    assert (dismissal.file_a, dismissal.file_b, dismissal.by_name) == ("a", "b", "Alice")
+    assert not await store.feedback.unignore(OTHER, ignored.id)  # another chat's entry: untouched
+    assert await store.feedback.unignore(OLD, ignored.id) and await store.feedback.undo_dismissal(OLD, dismissal.id)
+    assert await _feedback(store, OLD) == (0, 0, 1)

@@ -134,3 +134,21 @@ async def test_debug_logs_do_not_carry_captions(tmp_path: Path) -> None:
         root.setLevel(level)
         quiet.setLevel(quiet_level)
     assert "caption-in-a-log" not in stream.getvalue()
+
+
+async def test_forget_takes_the_feedback_that_copies_the_items_media_with_it(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "bot.db") as store:
+        first = await store.items.add(new_item(1, 1, file_unique_id="mine"), vectors(1))
+        other = await store.items.add(new_item(1, 2, file_unique_id="theirs"), vectors(2))
+        await store.items.add(new_item(1, 3, file_unique_id="kept"), vectors(3))
+        await store.feedback.record_nearest(1, other.id, other.date, (first.id, 0.97), called=True)
+        await store.feedback.dismiss(1, (("mine", np.ones(DIM)), ("theirs", np.ones(DIM))), "Alice")
+        await store.feedback.dismiss(1, (("theirs", np.ones(DIM)), ("kept", np.ones(DIM))), "Bob")
+        await store.feedback.ignore(1, "mine", np.ones(DIM), "photo", "Alice")
+        await store.feedback.ignore(1, "kept", np.ones(DIM), "photo", "Alice")
+
+        await store.items.forget([first], now=100)
+
+        assert await count(store, "SELECT count(*) FROM nearest") == 0
+        assert [(d.file_a, d.file_b) for d in await store.feedback.dismissals(1)] == [("theirs", "kept")]
+        assert [i.file_unique_id for i in await store.feedback.ignored(1)] == ["kept"]

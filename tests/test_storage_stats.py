@@ -80,6 +80,7 @@ async def test_chat_stats_gathers_items_usage_counters_and_jobs(store: Store) ->
         jobs_failed=1,
         jobs_pending=2,  # one running, one waiting
         skipped_over_cap=1,
+        vectors=2,  # one media vector per item, no captions
     )
 
 

@@ -32,6 +32,7 @@ from bot.core.results import (
     NoMatches,
     RepostFound,
     SettingsView,
+    ThresholdPreview,
 )
 from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Sender
 from bot.dashscope.errors import AuthError
@@ -140,7 +141,7 @@ async def test_a_probe_served_from_the_cache_does_not_close_the_pause(core: Core
 
 async def test_a_failing_reply_is_retried_briefly_then_given_up_and_counted(core: Core) -> None:
     core.gateway.failures += [TransientTelegramError("flood", retry_after=0.01), Undeliverable("Not Found")]
-    await core.ingest(core.post(GROUP, 1, "f1"), core.post(GROUP, 2, "f1", unique_id="u-f1"))
+    await core.ingest(core.post(GROUP, 1, "f1"), core.post(GROUP, 2, "f1", BOB, unique_id="u-f1"))
     assert core.gateway.sent == []
     stats = await core.services.store.stats.chat_stats(GROUP.id)
     assert stats.replies_failed == 1
@@ -149,20 +150,28 @@ async def test_a_failing_reply_is_retried_briefly_then_given_up_and_counted(core
 
 async def test_a_chat_that_is_gone_on_send_is_marked_removed(core: Core) -> None:
     core.gateway.failures.append(ChatGone("bot was kicked"))
-    await core.ingest(core.post(GROUP, 1, "f1"), core.post(GROUP, 2, "f1", unique_id="u-f1"))
+    await core.ingest(core.post(GROUP, 1, "f1"), core.post(GROUP, 2, "f1", BOB, unique_id="u-f1"))
     assert not await core.services.store.chats.is_active(GROUP.id)
 
 
 async def test_settings_show_change_and_refuse_nonsense(core: Core) -> None:
     to = Audience(GROUP, 1, "en")
-    changed = await core.services.chat_settings.apply(to, ["threshold", "93"])
-    assert changed.settings.repost_threshold == pytest.approx(0.93)
+    preview = await core.services.chat_settings.apply(to, ["threshold", "93"])
+    assert isinstance(preview, ThresholdPreview) and preview.proposed == pytest.approx(0.93)
+    assert (await core.services.store.chats.settings(GROUP.id)).repost_threshold is None  # a preview applies nothing
+    changed = await core.services.chat_settings.press(to, 7, "threshold", "93")
+    assert isinstance(changed, SettingsView) and changed.settings.repost_threshold == pytest.approx(0.93)
+    assert changed.changed == ("repost_threshold",) and changed.edit == 7
     assert (await core.services.chat_settings.apply(to, ["threshold", "7"])) == SettingsView(
-        to, changed.settings, 0.95, invalid=True)
+        to, changed.settings, 0.95, problem="threshold_range")
+    assert (await core.services.chat_settings.apply(to, ["leeway", "9999"])) == SettingsView(
+        to, changed.settings, 0.95, problem="leeway_range")
+    assert (await core.services.chat_settings.apply(to, ["colour", "red"])) == SettingsView(
+        to, changed.settings, 0.95, problem="unknown")
 
 
 async def test_report_counts_what_was_stored(core: Core) -> None:
-    await core.ingest(core.post(GROUP, 1, "f1"), core.post(GROUP, 2, "f1", unique_id="u-f1"))
+    await core.ingest(core.post(GROUP, 1, "f1"), core.post(GROUP, 2, "f1", BOB, unique_id="u-f1"))
     report = await core.services.report.chat(Audience(GROUP, 3, "en"), "G")
     (chat,) = report.chats
     assert chat.stats.items_by_kind == {"photo": 2} and chat.stats.reposts_called == 1 and chat.index_size == 2
@@ -185,8 +194,9 @@ async def test_repost_decision_points_at_the_earliest_post(core: Core) -> None:
     await core.ingest(core.post(GROUP, 1, "f1"), core.post(GROUP, 2, "f3"), core.post(GROUP, 3, "f1", BOB,
                                                                                        unique_id="u-f1"))
     item = await core.services.store.items.by_message(GROUP.id, 1)
-    assert item is not None
-    expected = render(RepostFound(Audience(GROUP, 3, "en"), Hit(item, 1.0, identical=True)))
+    repost = await core.services.store.items.by_message(GROUP.id, 3)
+    assert item is not None and repost is not None
+    expected = render(RepostFound(Audience(GROUP, 3, "en"), Hit(item, 1.0, identical=True), item_id=repost.id))
     assert core.gateway.sent == [expected]
 
 
@@ -215,7 +225,9 @@ async def test_similar_shows_the_next_best_when_an_original_is_gone(core: Core) 
     core.gateway.sent.clear()
     to = Audience(GROUP, 9, "en")
     decision = await core.services.similar.answer(to, core.post(GROUP, 3, "f3", unique_id="u-f1"))
-    assert isinstance(decision, Matches) and {h.item.file_id for h in decision.hits} == {"f1", "f2"}
+    # f2 is the same file as f1: one result with a copy, the copy standing by in case f1 is gone
+    assert isinstance(decision, Matches) and [(h.item.file_id, h.copies) for h in decision.hits] == [("f1", 1)]
+    assert [h.item.file_id for h in decision.spare] == ["f2"]
     core.gateway.failures.append(OriginalGone("wrong file identifier", ["f1"]))
     assert await core.services.delivery.send(decision)
     (answer,) = core.gateway.sent

@@ -18,10 +18,11 @@ import numpy as np
 from bot.core.albums import AlbumCollector
 from bot.core.delivery import Delivery
 from bot.core.embedding import EmbeddingService, MediaVectors, Payer
+from bot.core.feedback import AlertFilter
 from bot.core.health import EmbeddingHealth
 from bot.core.neighbours import Neighbours
 from bot.core.originals import SPARE_HITS
-from bot.core.ports import ChatStore, ItemStore, JobQueue, StatsStore
+from bot.core.ports import ChatStore, FeedbackStore, ItemStore, JobQueue, StatsStore
 from bot.core.repost import AlertPacer, alerts_enabled_for, repost_threshold, repost_verdict
 from bot.core.results import Audience, Decision, FirstSeen, Hit, Matches, QueuedWhilePaused, RepostFound
 from bot.core.types import IncomingMedia
@@ -63,7 +64,8 @@ def audience(incoming: IncomingMedia) -> Audience:
 class IngestService:
     def __init__(self, *, items: ItemStore, jobs: JobQueue, chats: ChatStore, stats: StatsStore,
                  embedding: EmbeddingService, neighbours: Neighbours, health: EmbeddingHealth, delivery: Delivery,
-                 policy: SimilarityPolicy, pacer: AlertPacer, albums: AlbumCollector) -> None:
+                 policy: SimilarityPolicy, pacer: AlertPacer, albums: AlbumCollector, feedback: FeedbackStore,
+                 alert_filter: AlertFilter) -> None:
         self._items = items
         self._jobs = jobs
         self._chats = chats
@@ -75,6 +77,8 @@ class IngestService:
         self._policy = policy
         self._pacer = pacer
         self._albums = albums
+        self._feedback = feedback
+        self._filter = alert_filter
         self.on_enqueued: Callable[[], None] = _nothing
         """Set by the worker pool: called when a job was stored, so that it starts now rather than at a poll."""
 
@@ -142,30 +146,51 @@ class IngestService:
         if incoming.chat.type == "private":
             return await self._private_answer(to, item, vector)
         settings = await self._chats.settings(item.chat_id)
+        if settings.language != "auto":
+            to = replace(to, language=settings.language)  # group alerts speak the chat's language
         threshold = repost_threshold(settings, self._policy.repost_threshold)
-        candidates = await self._candidates(item, vector, threshold)
+        candidates = await self._candidates(item, vector)
         verdict = repost_verdict(candidates, threshold)
-        if verdict is not None and first_time:
-            await self._stats.add_repost(item.chat_id)
-        if incoming.is_channel_post or not alerts_enabled_for(item.kind, settings):
-            return None  # channels get no replies; stickers/GIFs only where the chat wants them
+        if verdict is not None:
+            reason = await self._filter.silenced(item, vector, verdict, settings, threshold)
+            if reason is not None:
+                log.info("repost not called out", extra={"chat_id": item.chat_id, "item_id": item.id,
+                                                         "reason": reason})
+                verdict = None
+        if first_time:
+            await self._record(item, candidates, called=verdict is not None)
+        if incoming.is_channel_post or not alerts_enabled_for(item.kind, settings) or settings.alert_style == "off":
+            return None  # channels get no replies; stickers/GIFs only where the chat wants them; some want none
+        quiet = settings.alert_style == "reaction"
         if incoming.media_group_id:
-            self._albums.add(to, incoming.media_group_id, verdict)
-            return None
+            self._albums.add(to, incoming.media_group_id, None if quiet else verdict)
+            if not quiet:
+                return None  # one text alert for the whole album; reactions go on each reposted item
         if verdict is None:
             return None
         if not self._pacer.try_acquire(item.chat_id):
             metrics.ALERTS_DROPPED.inc()
             log.info("repost alert dropped by pacing", extra={"chat_id": item.chat_id})
             return None
-        spare = sorted((hit for hit in candidates if hit is not verdict), key=lambda hit: -hit.score)
-        return RepostFound(to, verdict, spare=spare[:SPARE_HITS])
+        spare = sorted((hit for hit in candidates if hit is not verdict and hit.score >= threshold),
+                       key=lambda hit: -hit.score)
+        return RepostFound(to, verdict, spare=spare[:SPARE_HITS], item_id=item.id,
+                           style="reaction" if quiet else "reply")
 
-    async def _candidates(self, item: Item, vector: np.ndarray, min_score: float) -> list[Hit]:
-        hits = await self._neighbours.nearest(item.chat_id, vector, k=1 + SPARE_HITS, min_score=min_score,
+    async def _candidates(self, item: Item, vector: np.ndarray) -> list[Hit]:
+        """The closest earlier items whatever their score (the closest is recorded for threshold previews; the
+        rest are spares in case the original is gone), and the same file."""
+        hits = await self._neighbours.nearest(item.chat_id, vector, k=1 + SPARE_HITS, min_score=-1.0,
                                               exclude_item_ids=(item.id,), before_item_id=item.id)
         identical = await self._neighbours.identical(item)
         return [identical, *hits] if identical else hits
+
+    async def _record(self, item: Item, candidates: list[Hit], *, called: bool) -> None:
+        if called:
+            await self._stats.add_repost(item.chat_id)
+        best = max(candidates, key=lambda h: h.score, default=None)
+        await self._feedback.record_nearest(item.chat_id, item.id, item.date,
+                                            None if best is None else (best.item.id, best.score), called=called)
 
     async def _private_answer(self, to: Audience, item: Item, vector: np.ndarray) -> Decision:
         identical = await self._neighbours.identical(item)

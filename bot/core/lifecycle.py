@@ -13,14 +13,18 @@ import logging
 import time
 from collections.abc import Callable
 
+from bot.bounded import ExpiringMap
 from bot.core.erasing import Eraser
 from bot.core.ports import ChatStore, ConfirmationStore, JobQueue
 from bot.core.privacy import CONFIRMATION_SECONDS
+from bot.core.types import ChatRef
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 3600.0
 SECONDS_PER_DAY = 86400
+TITLE_MEMORY_SECONDS = 3600.0
+TITLE_MEMORY_CHATS = 10_000
 
 
 class ChatLifecycle:
@@ -33,11 +37,18 @@ class ChatLifecycle:
         self._retention_days = retention_days
         self._job_retention_days = job_retention_days
         self._clock = clock
+        self._titles: ExpiringMap[int, str] = ExpiringMap(TITLE_MEMORY_SECONDS, TITLE_MEMORY_CHATS)
 
     async def added(self, chat_id: int) -> None:
         """Added, or re-added within the retention period: everything stored is served again."""
         await self._chats.mark_active(chat_id)
         log.info("bot active in chat", extra={"chat_id": chat_id})
+
+    async def seen(self, chat: ChatRef) -> None:
+        """A group's title, kept for the operators' overview; written only when it is new to this process."""
+        if chat.title and self._titles.get(chat.id) != chat.title:
+            await self._chats.remember_title(chat.id, chat.title)
+            self._titles.put(chat.id, chat.title)
 
     async def removed(self, chat_id: int) -> None:
         """Stop serving the chat; its data stays for the retention period (a re-add restores it)."""

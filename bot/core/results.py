@@ -12,7 +12,7 @@ from typing import Literal
 
 from bot.core.types import ChatRef
 from bot.errors import Failure
-from storage.models import ChatSettings, ChatStats, Item, Job
+from storage.models import ChatSettings, ChatStats, Dismissal, Ignored, Item, Job
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Hit:
     item: Item
     score: float
     identical: bool = False
+    copies: int = 0
+    """Other results that are the same thing (a crop, a re-encode, a forward), shown as this one."""
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,22 @@ class Audience:
     language: str | None
 
 
+AlertStyle = Literal["reply", "reaction"]
+
+
 @dataclass(frozen=True)
 class RepostFound:
     """A new post repeats an earlier one (same file, or a vector at or above the chat's threshold).
 
-    `spare`: the next candidates, best first, shown instead when Telegram no longer serves the original."""
+    `spare`: the next candidates, best first, shown instead when Telegram no longer serves the original.
+    `item_id` is the new post's stored item: an alert's buttons name the pair by item ids, so a press works at
+    any later time, after a restart too. `style` is the chat's choice: a text reply, or a quiet reaction."""
 
     to: Audience
     hit: Hit
     spare: Sequence[Hit] = ()
+    item_id: int = 0
+    style: AlertStyle = "reply"
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,15 @@ class Matches:
     query: str | None = None
     spare: Sequence[Hit] = ()
     """The next best items, shown in place of originals Telegram no longer serves."""
+    more: tuple[str, int] | None = None
+    """(the question's token, the next page) when a "More" button is worth offering."""
+
+
+@dataclass(frozen=True)
+class ResultsExpired:
+    """A "More" press on a result list the bot no longer remembers (restart, or long ago): ask again."""
+
+    to: Audience
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,8 @@ class ChatReport:
     stats: ChatStats
     index_size: int
     failures: Sequence[Job]
+    settings: ChatSettings | None = None
+    default_threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -129,14 +149,86 @@ class Report:
     overview: bool
 
 
+SettingsProblem = Literal["unknown", "threshold_range", "leeway_range", "retention_range"]
+
+
 @dataclass(frozen=True)
 class SettingsView:
-    """/settings: the chat's settings after the change (if any); `invalid` when the arguments made no sense."""
+    """/settings: the chat's settings after the change (if any), with what changed (ChatSettings field names);
+    `problem` when the arguments made no sense or a value was out of range. `edit` is the settings message a
+    button press changed (it is edited in place), None for a typed command."""
 
     to: Audience
     settings: ChatSettings
     default_threshold: float
-    invalid: bool = False
+    problem: SettingsProblem | None = None
+    changed: tuple[str, ...] = ()
+    edit: int | None = None
+    ignored: int = 0
+    """Size of the ignore list (its button shows it)."""
+
+
+@dataclass(frozen=True)
+class Borderline:
+    """A stored pair near a proposed threshold: the later item, its closest earlier one, their similarity."""
+
+    item: Item
+    earlier: Item
+    score: float
+
+
+@dataclass(frozen=True)
+class ThresholdPreview:
+    """What a threshold would have done over the chat's recent media, before anyone commits to it.
+
+    `would_alert` and `alerts_now` count the items of the last `days` days whose closest earlier item is at or
+    above the proposed and the current threshold; `unmeasured` items have no stored nearest neighbour (stored by
+    an older version of the bot)."""
+
+    to: Audience
+    proposed: float
+    current: float
+    days: int
+    would_alert: int
+    alerts_now: int
+    measured: int
+    borderline: Sequence[Borderline]
+
+
+@dataclass(frozen=True)
+class ChatLists:
+    """/settings → ignore list: what is ignored and which pairs were dismissed, each with an undo button."""
+
+    to: Audience
+    ignored: Sequence[Ignored]
+    dismissals: Sequence[Dismissal]
+    edit: int | None = None
+
+
+PressVerdict = Literal["dismissed", "ignored", "already_ignored", "refused", "gone", "undone", "not_admin"]
+
+
+@dataclass(frozen=True)
+class PressAnswer:
+    """The outcome of a button press: a toast for the presser (in their language), and for a dismissed or
+    ignored alert the alert's new wording (in the chat's language), naming who acted."""
+
+    verdict: PressVerdict
+    presser_language: str | None
+    alert: Audience | None = None
+    """The alert message to edit (chat, message id, chat language); None: leave it."""
+    by: str | None = None
+    hit: Hit | None = None
+    """The alert's evidence, worded again above who acted."""
+
+
+@dataclass(frozen=True)
+class Greeting:
+    """The bot was added to a group: what it does, and whether it can see the media posted there (privacy mode off
+    or admin rights); if not, how to fix it."""
+
+    to: Audience
+    sees_media: bool
 
 
 @dataclass(frozen=True)
@@ -220,7 +312,7 @@ class PrivacyNotice:
     job_days: int
 
 
-PressVerdict = Literal["done", "cancelled", "not_yours", "expired"]
+ConfirmVerdict = Literal["done", "cancelled", "not_yours", "expired"]
 
 
 @dataclass(frozen=True)
@@ -228,11 +320,12 @@ class PressOutcome:
     """A press of a confirmation button: the short answer on the button (`verdict`, in the presser's `language`),
     and what to send in the chat (the result of the deletion), if anything."""
 
-    verdict: PressVerdict
+    verdict: ConfirmVerdict
     language: str | None
     then: Decision | None = None
 
 
 Decision = (RepostFound | AlbumReposts | FirstSeen | Matches | NoMatches | ItemFailed | CommandFailed
             | QueuedWhilePaused | OperatorAlert | Report | SettingsView | NotAllowed | NotYours | NothingStored
-            | ConfirmationAsked | Forgotten | Purged | PersonalData | PrivacyNotice)
+            | ConfirmationAsked | Forgotten | Purged | PersonalData | PrivacyNotice | ThresholdPreview | ChatLists
+            | Greeting | ResultsExpired)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from bot.core.asking import Asking
 from bot.core.embedding import EmbeddingService, Payer
 from bot.core.neighbours import Neighbours
-from bot.core.originals import SPARE_HITS
-from bot.core.results import Audience, Decision, Matches, NoMatches
+from bot.core.pages import Question, ResultPages, split_kind_prefix
+from bot.core.results import Audience, Decision, Hit
 
-SEARCH_RESULTS = 5
 MAX_QUERY_CHARS = 1000
 
 
@@ -24,19 +25,24 @@ class SearchFloors:
 
 class SearchService:
     def __init__(self, embedding: EmbeddingService, neighbours: Neighbours, asking: Asking,
-                 floors: SearchFloors) -> None:
+                 floors: SearchFloors, pages: ResultPages) -> None:
         self._embedding = embedding
         self._neighbours = neighbours
         self._asking = asking
         self._floors = floors
+        self._pages = pages
 
     async def answer(self, to: Audience, query: str, asker_id: int | None) -> Decision:
         return await self._asking.answer(to, "search", lambda: self._find(to, query, asker_id))
 
     async def _find(self, to: Audience, query: str, asker_id: int | None) -> Decision:
-        vector, _spend = await self._embedding.text(query[:MAX_QUERY_CHARS], Payer(to.chat.id, asker_id))
-        hits = await self._neighbours.by_text(to.chat.id, vector, k=SEARCH_RESULTS + SPARE_HITS,
-                                              image_floor=self._floors.image, caption_floor=self._floors.caption)
-        if not hits:
-            return NoMatches(to, query=query)
-        return Matches(to, hits[:SEARCH_RESULTS], query=query, spare=hits[SEARCH_RESULTS:])
+        """`photo:`, `video:` and `gif:` narrow the kinds; the words after the prefix are what is embedded."""
+        kinds, words = split_kind_prefix(query)
+        vector, _spend = await self._embedding.text(words[:MAX_QUERY_CHARS], Payer(to.chat.id, asker_id))
+        chat_id = to.chat.id
+
+        async def find(query_vector: np.ndarray, k: int) -> list[Hit]:
+            return await self._neighbours.by_text(chat_id, query_vector, k=k, image_floor=self._floors.image,
+                                                  caption_floor=self._floors.caption)
+
+        return await self._pages.first(to, Question(chat_id, vector, find, kinds, query))

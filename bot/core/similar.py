@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from bot.core.asking import Asking
 from bot.core.embedding import EmbeddingService, Payer
 from bot.core.neighbours import Neighbours
-from bot.core.originals import SPARE_HITS
+from bot.core.pages import Question, ResultPages
 from bot.core.ports import ItemStore
-from bot.core.results import Audience, Decision, Matches, NoMatches
+from bot.core.results import Audience, Decision, Hit
 from bot.core.types import IncomingMedia
-
-SIMILAR_RESULTS = 5
 
 
 class SimilarService:
-    def __init__(self, items: ItemStore, embedding: EmbeddingService, neighbours: Neighbours, asking: Asking, *,
-                 min_score: float) -> None:
+    def __init__(self, items: ItemStore, embedding: EmbeddingService, neighbours: Neighbours, asking: Asking,
+                 pages: ResultPages, *, min_score: float) -> None:
         self._items = items
+        self._pages = pages
         self._embedding = embedding
         self._neighbours = neighbours
         self._asking = asking
@@ -32,7 +33,11 @@ class SimilarService:
         vector = await self._embedding.cached(target.media)
         if vector is None:
             vector = (await self._embedding.media(target.media, None, Payer(target.chat.id, target.sender.id))).media
-        hits = await self._neighbours.nearest(target.chat.id, vector, k=SIMILAR_RESULTS + SPARE_HITS,
-                                              min_score=self._min_score,
-                                              exclude_item_ids=(item.id,) if item is not None else ())
-        return Matches(to, hits[:SIMILAR_RESULTS], spare=hits[SIMILAR_RESULTS:]) if hits else NoMatches(to)
+        exclude = (item.id,) if item is not None else ()
+        chat_id = target.chat.id
+
+        async def find(query_vector: np.ndarray, k: int) -> list[Hit]:
+            return await self._neighbours.nearest(chat_id, query_vector, k=k, min_score=self._min_score,
+                                                  exclude_item_ids=exclude)
+
+        return await self._pages.first(to, Question(chat_id, vector, find))

@@ -122,7 +122,9 @@ class Outgoing:
     """A reply: text alone, or media (one item or an album) with an optional text sent after an album.
 
     `buttons` are rows of inline buttons under the message (under the text that heads an album: an album itself
-    cannot carry buttons). `document` follows the text."""
+    cannot carry buttons). `document` follows the text. `edit` names a message of the bot's to re-word in place
+    (text and buttons) instead of sending a new one; `reaction` is an emoji put on the `reply_to` message instead of
+    any text (a quiet alert)."""
 
     chat_id: int
     reply_to: int | None = None
@@ -130,3 +132,5 @@ class Outgoing:
     media: tuple[MediaOut, ...] = field(default_factory=tuple)
     buttons: tuple[tuple[ButtonOut, ...], ...] = field(default_factory=tuple)
     document: DocumentOut | None = None
+    edit: int | None = None
+    reaction: str | None = None

@@ -166,13 +166,59 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "附件列出每条内容（聊天、消息 ID、日期、类型、说明文字），不含向量。/forget me 可删除它们。",
     },
     "repost_identical": {
-        "en": "🔁 <b>Repost</b>: identical to this, posted by {who} on {when}.{link}",
+        "en": "🔁 <b>Repost</b>: identical to the post by {who} on {when}.{link}",
         "zh": "🔁 <b>重复发布</b>：与 {who} 于 {when} 发布的内容完全相同。{link}",
     },
     "repost_similar": {
-        "en": "🔁 <b>Possible repost</b>: {score}% similar to this, posted by {who} on {when}.{link}",
+        "en": "🔁 <b>Possible repost</b>: {score}% similar to the post by {who} on {when}.{link}",
         "zh": "🔁 <b>疑似重复</b>：与 {who} 于 {when} 发布的内容相似度 {score}%。{link}",
     },
+    "greeting": {
+        "en": "👋 Hi! I point out reposted photos, videos and GIFs here, and answer /similar and /search. {sight} "
+              "Admins: /settings.",
+        "zh": "👋 你好！我会指出这里重复发布的图片、视频和 GIF，并回答 /similar 和 /search。{sight}管理员：/settings。",
+    },
+    "greeting_sees": {"en": "I can see the media posted here.", "zh": "我能看到这里发布的媒体。"},
+    "greeting_blind": {
+        "en": "⚠️ I can't see the media posted here yet: make me an admin, or turn off my privacy mode in @BotFather "
+              "(/setprivacy → Disable) and add me again.",
+        "zh": "⚠️ 我目前看不到这里发布的媒体：请把我设为管理员，或在 @BotFather 中关闭隐私模式（/setprivacy → Disable）"
+              "后重新添加我。",
+    },
+    "private_hint": {
+        "en": "Send me a photo, video or GIF to find similar ones, or see /help.",
+        "zh": "发送图片、视频或 GIF 给我来查找相似内容，或查看 /help。",
+    },
+    "btn_more": {"en": "More", "zh": "更多"},
+    "copies": {"en": " · and {n} copies", "zh": " · 另有 {n} 个副本"},
+    "one_copy": {"en": " · and 1 copy", "zh": " · 另有 1 个副本"},
+    "results_expired": {
+        "en": "I no longer have that result list; please ask again.",
+        "zh": "该结果列表已失效，请重新查询。",
+    },
+    "btn_not_repost": {"en": "Not a repost", "zh": "不是重复"},
+    "btn_ignore": {"en": "Ignore this picture", "zh": "忽略此图片"},
+    "alert_dismissed": {
+        "en": "✅ <b>Not a repost</b>, said {who}: these two won't be called out against each other again.",
+        "zh": "✅ <b>不是重复</b>（{who}）：这两条今后不会再互相提醒。",
+    },
+    "alert_ignored": {
+        "en": "🙈 <b>Ignored</b> by {who}: media like the original won't be called out again.",
+        "zh": "🙈 已被 {who} <b>忽略</b>：与原内容相似的媒体今后不再提醒。",
+    },
+    "toast_dismissed": {"en": "Noted: not a repost.", "zh": "已记录：不是重复。"},
+    "toast_ignored": {"en": "Added to this chat's ignore list.", "zh": "已加入本聊天的忽略列表。"},
+    "toast_already_ignored": {"en": "Already on the ignore list.", "zh": "已在忽略列表中。"},
+    "toast_refused": {
+        "en": "Only the two posters and the chat's admins can dismiss this alert.",
+        "zh": "只有两位发布者和本聊天的管理员可以撤销此提醒。",
+    },
+    "toast_not_admin": {"en": "Only the chat's admins can do this.", "zh": "只有本聊天的管理员可以这样做。"},
+    "toast_gone": {
+        "en": "Sorry, this alert's media is no longer stored (the chat's data was deleted).",
+        "zh": "抱歉，此提醒涉及的媒体已不再保存（本聊天的数据已删除）。",
+    },
+    "toast_unknown": {"en": "This button no longer does anything.", "zh": "此按钮已失效。"},
     "album_repost_header": {
         "en": "🔁 <b>Reposts in this album</b>:",
         "zh": "🔁 <b>此相册中的重复内容</b>：",
@@ -257,39 +303,125 @@ _TEXTS: dict[str, dict[Lang, str]] = {
             "Items: {items} ({by_kind})\nEmbedded via: {by_route}\nReposts called out: {reposts}\n"
             "Top posters: {posters}\nAPI requests: {requests} · tokens: {tokens} (text {text_tokens}, image "
             "{image_tokens})\nQueue: {pending} pending, {failed} failed, {skipped} skipped over the daily cap\n"
-            "Index: {index_size} vectors · originals deleted from Telegram: {gone}"
+            "Index: {index_size} searchable vectors (one per media item, one more per caption) · originals deleted "
+            "from Telegram: {gone}"
         ),
         "zh": (
             "媒体数：{items}（{by_kind}）\n向量化方式：{by_route}\n已提醒重复：{reposts}\n"
             "发布最多：{posters}\nAPI 请求：{requests} · tokens：{tokens}（文本 {text_tokens}，图像 "
             "{image_tokens}）\n队列：待处理 {pending}，失败 {failed}，因每日额度跳过 {skipped}\n"
-            "索引：{index_size} 个向量 · 已从 Telegram 删除的原件：{gone}"
+            "索引：{index_size} 个可检索向量（每条媒体一个，每段说明文字另计一个）· 已从 Telegram 删除的原件：{gone}"
         ),
+    },
+    "kinds": {
+        "en": "photo:photos|image_document:image files|video:videos|animation:GIFs|video_note:video notes|"
+              "sticker:stickers|video_document:video files|document:files",
+        "zh": "photo:图片|image_document:图片文件|video:视频|animation:GIF|video_note:视频留言|sticker:贴纸|"
+              "video_document:视频文件|document:文件",
+    },
+    "routes": {
+        "en": "image:picture|thumbnail:thumbnail|video:video link|clip:short clip|keyframes:keyframes",
+        "zh": "image:图片|thumbnail:缩略图|video:视频链接|clip:短片段|keyframes:关键帧",
     },
     "stats_failures": {"en": "Recent failures:", "zh": "最近的失败："},
     "stats_none": {"en": "none", "zh": "无"},
     "stats_overview_title": {"en": "<b>All chats</b> ({count})", "zh": "<b>所有聊天</b>（{count}）"},
     "settings_show": {
         "en": (
-            "<b>Settings</b>\nRepost threshold: {threshold}%{default}\nAlerts for stickers: {stickers}\n"
-            "Alerts for GIFs: {gifs}\nRetention: {retention}\n\nChange with <code>/settings threshold 93</code>, "
+            "<b>Settings</b>\nRepost threshold: {threshold}%{default}\nAlert style: {style}\n"
+            "Own reposts allowed within: {leeway} h\nAlerts for stickers: {stickers}\nAlerts for GIFs: {gifs}\n"
+            "Alert language: {language}\nRetention: {retention}\n\nTap a button, or type "
+            "<code>/settings threshold 93</code> (50–100 %, previewed first), "
+            "<code>/settings threshold default</code>, "
+            "<code>/settings alert reply|reaction|off</code>, <code>/settings leeway 24</code> (0–720 h), "
             "<code>/settings stickers on|off</code>, <code>/settings gifs on|off</code>, "
-            "<code>/settings threshold default</code>, <code>/settings retention 365|off</code>."
+            "<code>/settings language auto|en|zh</code>, <code>/settings retention 365|off</code> (days)."
         ),
         "zh": (
-            "<b>设置</b>\n重复阈值：{threshold}%{default}\n贴纸提醒：{stickers}\nGIF 提醒：{gifs}\n"
-            "保留期限：{retention}\n\n"
-            "修改：<code>/settings threshold 93</code>、<code>/settings stickers on|off</code>、"
-            "<code>/settings gifs on|off</code>、<code>/settings threshold default</code>、"
-            "<code>/settings retention 365|off</code>。"
+            "<b>设置</b>\n重复阈值：{threshold}%{default}\n提醒方式：{style}\n本人重发不提醒时限：{leeway} 小时\n"
+            "贴纸提醒：{stickers}\nGIF 提醒：{gifs}\n提醒语言：{language}\n保留期限：{retention}\n\n"
+            "点按按钮，或输入 <code>/settings threshold 93</code>（50–100 %，先预览）、"
+            "<code>/settings threshold default</code>、<code>/settings alert reply|reaction|off</code>、"
+            "<code>/settings leeway 24</code>（0–720 小时）、<code>/settings stickers on|off</code>、"
+            "<code>/settings gifs on|off</code>、<code>/settings language auto|en|zh</code>、"
+            "<code>/settings retention 365|off</code>（天）。"
         ),
     },
+    "settings_changed": {"en": "✅ Changed: {what}.", "zh": "✅ 已修改：{what}。"},
+    "settings_threshold_range": {
+        "en": "The threshold must be between 50 and 100 (%), e.g. <code>/settings threshold 93</code>.",
+        "zh": "阈值必须在 50 到 100（%）之间，例如 <code>/settings threshold 93</code>。",
+    },
+    "settings_retention_range": {
+        "en": "Retention is a number of days from 1 to 36500, or <code>off</code> to keep items forever, e.g. "
+              "<code>/settings retention 365</code>.",
+        "zh": "保留期限为 1 到 36500 天，或 <code>off</code> 表示永久保留，例如 <code>/settings retention 365</code>。",
+    },
+    "settings_leeway_range": {
+        "en": "The leeway must be between 0 and 720 hours, e.g. <code>/settings leeway 24</code>.",
+        "zh": "时限必须在 0 到 720 小时之间，例如 <code>/settings leeway 24</code>。",
+    },
+    "field_repost_threshold": {"en": "repost threshold {value}", "zh": "重复阈值 {value}"},
+    "field_alert_style": {"en": "alert style {value}", "zh": "提醒方式 {value}"},
+    "field_own_repost_hours": {"en": "own-repost leeway {value} h", "zh": "本人重发时限 {value} 小时"},
+    "field_alert_stickers": {"en": "sticker alerts {value}", "zh": "贴纸提醒 {value}"},
+    "field_alert_animations": {"en": "GIF alerts {value}", "zh": "GIF 提醒 {value}"},
+    "field_language": {"en": "alert language {value}", "zh": "提醒语言 {value}"},
+    "field_retention_days": {"en": "retention {value}", "zh": "保留期限 {value}"},
+    "style_reply": {"en": "reply", "zh": "回复"},
+    "style_reaction": {"en": "reaction", "zh": "表情回应"},
+    "style_off": {"en": "off", "zh": "关闭"},
+    "btn_style_reply": {"en": "Reply", "zh": "回复"},
+    "btn_style_reaction": {"en": "Reaction", "zh": "表情回应"},
+    "btn_style_off": {"en": "No alerts", "zh": "不提醒"},
+    "language_auto": {"en": "each poster's own", "zh": "跟随发布者"},
+    "language_en": {"en": "English", "zh": "英文"},
+    "language_zh": {"en": "Chinese", "zh": "中文"},
+    "btn_strict": {"en": "Strict 97%", "zh": "严格 97%"},
+    "btn_normal": {"en": "Normal 95%", "zh": "普通 95%"},
+    "btn_loose": {"en": "Loose 90%", "zh": "宽松 90%"},
+    "btn_leeway": {"en": "Own reposts: {hours} h", "zh": "本人重发：{hours} 小时"},
+    "btn_stickers": {"en": "Stickers: {value}", "zh": "贴纸：{value}"},
+    "btn_gifs": {"en": "GIFs: {value}", "zh": "GIF：{value}"},
+    "btn_lists": {"en": "Ignore list ({count})", "zh": "忽略列表（{count}）"},
+    "btn_back": {"en": "« Settings", "zh": "« 设置"},
+    "btn_undo": {"en": "Undo #{n}", "zh": "撤销 #{n}"},
+    "btn_apply": {"en": "Apply {value}%", "zh": "应用 {value}%"},
+    "lists_title": {"en": "<b>Ignore list</b> ({count})", "zh": "<b>忽略列表</b>（{count}）"},
+    "lists_ignored": {"en": "#{n} {kind}, added by {who} on {when}", "zh": "#{n} {kind}，{who} 于 {when} 添加"},
+    "lists_dismissed_title": {"en": "<b>Pairs marked not a repost</b> ({count})",
+                              "zh": "<b>已标记为不是重复的配对</b>（{count}）"},
+    "lists_dismissed": {"en": "#{n} by {who} on {when}", "zh": "#{n} {who} 于 {when}"},
+    "preview": {
+        "en": (
+            "<b>Threshold {proposed}%?</b> (now {current}%)\nOf the {measured} media posted in the last {days} days, "
+            "{would} would have been called out at {proposed}%, {now} at {current}%."
+        ),
+        "zh": (
+            "<b>阈值改为 {proposed}%？</b>（当前 {current}%）\n最近 {days} 天发布的 {measured} 条媒体中，"
+            "阈值 {proposed}% 会提醒 {would} 条，当前 {current}% 提醒 {now} 条。"
+        ),
+    },
+    "preview_pairs": {"en": "Closest to {proposed}%:", "zh": "最接近 {proposed}% 的配对："},
+    "preview_pair": {
+        "en": "• {score} {mark} {who} ({when}){link} ↔ {who2} ({when2}){link2}",
+        "zh": "• {score} {mark} {who}（{when}）{link} ↔ {who2}（{when2}）{link2}",
+    },
+    "preview_none": {"en": "No media in that time.", "zh": "这段时间没有媒体。"},
     "settings_default_mark": {"en": " (default)", "zh": "（默认）"},
     "retention_days": {"en": "items older than {days} days are deleted daily", "zh": "每天删除超过 {days} 天的内容"},
     "retention_forever": {"en": "kept until deleted", "zh": "保存至被删除"},
     "settings_usage": {
         "en": "I didn't understand that setting. Send /settings to see the options.",
         "zh": "无法识别该设置。发送 /settings 查看可用选项。",
+    },
+    "stats_feedback": {
+        "en": "Alerts dismissed: {dismissed} · ignore list: {ignored}\nTop reposters: {reposters}\n"
+              "Settings: threshold {threshold}%, alerts {style}, own reposts {leeway} h, stickers {stickers}, "
+              "GIFs {gifs}, language {language}",
+        "zh": "已撤销提醒：{dismissed} · 忽略列表：{ignored}\n重复发布最多：{reposters}\n"
+              "设置：阈值 {threshold}%，提醒方式 {style}，本人重发时限 {leeway} 小时，贴纸 {stickers}，"
+              "GIF {gifs}，语言 {language}",
     },
     "on": {"en": "on", "zh": "开"},
     "off": {"en": "off", "zh": "关"},
@@ -308,6 +440,11 @@ _TEXTS: dict[str, dict[Lang, str]] = {
 def language_of(code: str | None) -> Lang:
     """Chinese for any `zh*` Telegram language code, English otherwise."""
     return "zh" if code and code.lower().startswith("zh") else "en"
+
+
+def names(key: str, lang: Lang) -> dict[str, str]:
+    """A table of internal names (media kinds, routes) to words, kept as `name:words|…` in one sentence slot."""
+    return dict(pair.split(":", 1) for pair in t(key, lang).split("|"))
 
 
 def t(key: str, lang: Lang, **values: object) -> str:

@@ -15,9 +15,9 @@ from bot.core.results import (
     Audience,
     ChatHoldings,
     ConfirmationAsked,
+    ConfirmVerdict,
     Forgotten,
     PersonalData,
-    PressVerdict,
     PrivacyNotice,
     Purged,
 )
@@ -107,6 +107,6 @@ def privacy_notice(decision: PrivacyNotice) -> Outgoing:
     return Outgoing(chat_id=decision.to.chat.id, reply_to=decision.to.reply_to, text_html=text)
 
 
-def press_text(verdict: PressVerdict, language: str | None) -> str:
+def press_text(verdict: ConfirmVerdict, language: str | None) -> str:
     """The short answer shown on the pressed button (a toast: plain text, no HTML)."""
     return t(f"press_{verdict}", language_of(language))

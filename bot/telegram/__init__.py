@@ -17,7 +17,8 @@ from bot.telegram.commands import (
     stats_command,
 )
 from bot.telegram.context import BotApp, Context
-from bot.telegram.media import media_message, unsupported_message
+from bot.telegram.media import media_message, private_text, unsupported_message
+from bot.telegram.presses import alert_pressed, more_pressed, settings_pressed
 from bot.telegram.privacy import (
     confirmation_pressed,
     forget_command,
@@ -32,6 +33,8 @@ MEDIA = (filters.PHOTO | filters.VIDEO | filters.ANIMATION | filters.VIDEO_NOTE 
          | filters.Document.ALL)
 UNSUPPORTED_IN_PRIVATE = filters.ChatType.PRIVATE & (filters.AUDIO | filters.VOICE | filters.CONTACT
                                                      | filters.LOCATION | filters.POLL)
+PLAIN_TEXT_IN_PRIVATE = (filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT
+                         & ~filters.COMMAND)
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -57,5 +60,9 @@ def register(application: BotApp) -> None:
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     application.add_handler(MessageHandler(MEDIA, media_message))
     application.add_handler(MessageHandler(UNSUPPORTED_IN_PRIVATE, unsupported_message))
+    application.add_handler(MessageHandler(PLAIN_TEXT_IN_PRIVATE, private_text))
     application.add_handler(ChatMemberHandler(my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(CallbackQueryHandler(alert_pressed, pattern=r"^a:", block=False))
+    application.add_handler(CallbackQueryHandler(settings_pressed, pattern=r"^s:", block=False))
+    application.add_handler(CallbackQueryHandler(more_pressed, pattern=r"^m:", block=False))
     application.add_error_handler(on_error)

@@ -39,6 +39,12 @@ class AdminChecker:
             return False
         return await self.is_chat_admin(chat.id, user.id)
 
+    async def user_is_admin(self, chat_id: int, chat_type: str, user_id: int) -> bool:
+        """For a button press: whoever pressed, by their own user id (presses are never anonymous)."""
+        if chat_type == "private":
+            return True
+        return await self.is_chat_admin(chat_id, user_id)
+
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
         """An owner or administrator of the chat (the core's ChatAdmins, for button presses)."""
         cached = self._cache.get((chat_id, user_id))

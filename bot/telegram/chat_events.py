@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import ChatMemberUpdated, Update
 from telegram.constants import ChatMemberStatus
 
+from bot.core.results import Audience, Greeting
 from bot.telegram.context import Context
+from bot.telegram.convert import chat_ref
 
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
+GROUP_TYPES = frozenset({"group", "supergroup"})
 
 
 async def my_chat_member(update: Update, context: Context) -> None:
@@ -18,8 +21,17 @@ async def my_chat_member(update: Update, context: Context) -> None:
     lifecycle = context.bot_data.services.lifecycle
     if change.new_chat_member.status in GONE:
         await lifecycle.removed(change.chat.id)
-    else:
-        await lifecycle.added(change.chat.id)
+        return
+    await lifecycle.added(change.chat.id)
+    if change.old_chat_member.status in GONE and change.chat.type in GROUP_TYPES:
+        await context.bot_data.services.delivery.send_quietly(_greeting(change, context))
+
+
+def _greeting(change: ChatMemberUpdated, context: Context) -> Greeting:
+    """Once, when added: an admin sees everything; otherwise only with privacy mode off (getMe says which)."""
+    is_admin = change.new_chat_member.status == ChatMemberStatus.ADMINISTRATOR
+    sees_media = is_admin or bool(context.bot.can_read_all_group_messages)
+    return Greeting(Audience(chat_ref(change.chat), None, change.from_user.language_code), sees_media)
 
 
 async def chat_migrated(update: Update, context: Context) -> None:

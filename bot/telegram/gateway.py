@@ -111,7 +111,11 @@ class TelegramGateway:
         async with translated_errors():
             reply = self._reply(message.reply_to)
             markup = _markup(message.buttons)
-            if not message.media:
+            if message.reaction is not None and message.reply_to is not None:
+                await self._bot.set_message_reaction(message.chat_id, message.reply_to, message.reaction)
+            elif message.edit is not None:
+                await self._edit(message, markup)
+            elif not message.media:
                 await self._send_text(message.chat_id, message.text_html or "", reply, markup)
             elif len(message.media) == 1:
                 await self._send_single(message.chat_id, message.media[0], message.text_html, reply, markup)
@@ -119,6 +123,24 @@ class TelegramGateway:
                 await self._send_many(message.chat_id, message.media, message.text_html, reply, markup)
             if message.document is not None:
                 await self._send_file(message.chat_id, message.document)
+
+    async def _edit(self, message: Outgoing, markup: InlineKeyboardMarkup | None) -> None:
+        """Re-word one of the bot's messages in place; one that carries media has a caption instead of a text.
+        Without buttons in `message`, the message's buttons are removed. Pressing twice asks for the same text:
+        Telegram's "message is not modified" is then no failure."""
+        assert message.edit is not None
+        text = message.text_html or ""
+        try:
+            if message.media:
+                await self._bot.edit_message_caption(message.chat_id, message.edit, caption=text,
+                                                     parse_mode=ParseMode.HTML, reply_markup=markup)
+            else:
+                await self._bot.edit_message_text(text, message.chat_id, message.edit, parse_mode=ParseMode.HTML,
+                                                  link_preview_options=LinkPreviewOptions(is_disabled=True),
+                                                  reply_markup=markup)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
 
     async def answer_press(self, query_id: str, text: str | None = None) -> None:
         """Every button press is answered (a toast when `text` is given), or the user's client keeps spinning."""

@@ -32,6 +32,7 @@ async def media_message(update: Update, context: Context) -> None:
         if incoming.chat.type == "private":
             await say(context, message, "unsupported")
         return
+    await services.lifecycle.seen(incoming.chat)
     job = await services.ingest.accept(incoming)
     log.info("media queued" if job else "duplicate update ignored",
              extra={"chat_id": incoming.chat.id, "message_id": incoming.message_id, "kind": incoming.media.kind})
@@ -41,3 +42,9 @@ async def unsupported_message(update: Update, context: Context) -> None:
     """Private chats only: audio, voice, contacts… get a clear answer instead of silence."""
     if update.effective_message is not None:
         await say(context, update.effective_message, "unsupported")
+
+
+async def private_text(update: Update, context: Context) -> None:
+    """A plain text in a private chat: one line pointing at /help, rather than silence."""
+    if update.effective_message is not None:
+        await say(context, update.effective_message, "private_hint")

@@ -400,7 +400,7 @@ class FakeBotAPI:
         query: JSON = {
             "id": query_id,
             "from": user.to_dict(),
-            "message": message,
+            "message": {key: value for key, value in message.items() if key not in ("method", "params")},
             "chat_instance": str(message["chat"]["id"]),
             "data": data,
         }

@@ -1,5 +1,5 @@
-"""Bot API methods that create or change messages: send*, sendMediaGroup, editMessageText, deleteMessage,
-setMessageReaction, sendChatAction.
+"""Bot API methods that create or change messages: send*, sendMediaGroup, editMessageText, editMessageCaption,
+editMessageReplyMarkup, deleteMessage, setMessageReaction, sendChatAction.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ CHAT_ACTIONS: Final = frozenset(
 )
 ALBUM_TYPES: Final = frozenset({"photo", "video", "document", "audio"})
 MIN_ALBUM, MAX_ALBUM = 2, 10
+_CAPTIONED: Final = frozenset({"photo", "video", "animation", "document", "audio", "voice"})
+"""Messages whose caption can be edited (stickers and video notes have none)."""
 _NOT_MODIFIED: Final = (
     "message is not modified: specified new message content and reply markup are exactly the same as a current "
     "content and reply markup of the message"
@@ -79,6 +81,8 @@ class SendMethods:
             "sendVideoNote": self.send_video_note,
             "sendMediaGroup": self.send_media_group,
             "editMessageText": self.edit_message_text,
+            "editMessageCaption": self.edit_message_caption,
+            "editMessageReplyMarkup": self.edit_message_reply_markup,
             "deleteMessage": self.delete_message,
             "setMessageReaction": self.set_message_reaction,
             "sendChatAction": self.send_chat_action,
@@ -310,6 +314,27 @@ class SendMethods:
     def edit_message_text(self, call: Call) -> JSON:
         formatted = message_text(call.arg("text"), call.arg("parse_mode"), call.arg("entities"))
         markup = self.outbox.reply_markup(call)
+        message = self._message_to_edit(call)
+        if "text" not in message:
+            raise bad_request("there is no text in the message to edit")
+        return self._edited(message, text_fields(formatted, text_key="text", entities_key="entities"), markup,
+                            ("text", "entities"))
+
+    def edit_message_caption(self, call: Call) -> JSON:
+        formatted = caption(call.arg("caption"), call.arg("parse_mode"), call.arg("caption_entities"))
+        markup = self.outbox.reply_markup(call)
+        message = self._message_to_edit(call)
+        if not _CAPTIONED & message.keys():
+            raise bad_request("there is no caption in the message to edit")
+        return self._edited(message, text_fields(formatted, text_key="caption", entities_key="caption_entities"),
+                            markup, ("caption", "caption_entities"))
+
+    def edit_message_reply_markup(self, call: Call) -> JSON:
+        """Only the inline keyboard changes; without `reply_markup` it is removed."""
+        markup = self.outbox.reply_markup(call)
+        return self._edited(self._message_to_edit(call), {}, markup, ())
+
+    def _message_to_edit(self, call: Call) -> JSON:
         message_id = message_id_arg(call)
         if not call.arg("chat_id") and message_id == 0:
             if not call.arg("inline_message_id"):
@@ -321,18 +346,17 @@ class SendMethods:
             raise bad_request("message to edit not found")
         if not self.world.is_bot_message(message):
             raise bad_request("message can't be edited")
-        if "text" not in message:
-            raise bad_request("there is no text in the message to edit")
-        new_fields = text_fields(formatted, text_key="text", entities_key="entities")
+        return message
+
+    def _edited(self, message: JSON, new_fields: JSON, markup: JSON | None, replaced: tuple[str, ...]) -> JSON:
+        """The message with `replaced` keys set anew and its keyboard replaced (or removed when none is given, as
+        Telegram does); an edit that changes nothing is refused."""
         new_markup = {"inline_keyboard": markup["inline_keyboard"]} if markup and "inline_keyboard" in markup else None
-        unchanged = (
-            new_fields.get("text") == message.get("text")
-            and new_fields.get("entities") == message.get("entities")
-            and new_markup == message.get("reply_markup")
-        )
+        unchanged = all(new_fields.get(key) == message.get(key) for key in replaced) and (
+            new_markup == message.get("reply_markup"))
         if unchanged:
             raise bad_request(_NOT_MODIFIED)
-        edited = {key: value for key, value in message.items() if key not in ("text", "entities", "reply_markup")}
+        edited = {key: value for key, value in message.items() if key not in (*replaced, "reply_markup")}
         edited.update(new_fields, edit_date=now())
         if new_markup is not None:
             edited["reply_markup"] = new_markup
