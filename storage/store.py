@@ -12,6 +12,7 @@ from storage.confirmations import ConfirmationRepository
 from storage.db import Database
 from storage.items import ItemRepository
 from storage.jobs import JobRepository
+from storage.reembedding import ReembeddingRepository
 from storage.stats import StatsRepository
 
 
@@ -24,6 +25,7 @@ class Store:
     chats: ChatRepository
     jobs: JobRepository
     confirmations: ConfirmationRepository
+    reembedding: ReembeddingRepository
 
     @classmethod
     async def open(cls, path: Path) -> Self:
@@ -38,6 +40,7 @@ class Store:
             chats=ChatRepository(db, items),
             jobs=jobs,
             confirmations=ConfirmationRepository(db),
+            reembedding=ReembeddingRepository(db, items),
         )
 
     async def close(self) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from bot.core.neighbours import Neighbours
 from bot.core.ports import JobQueue, StatsStore
+from bot.core.reembed import Reembedder
 from bot.core.results import Audience, ChatReport, Report
 
 
 class ReportService:
-    def __init__(self, stats: StatsStore, jobs: JobQueue, neighbours: Neighbours) -> None:
+    def __init__(self, stats: StatsStore, jobs: JobQueue, neighbours: Neighbours, reembedder: Reembedder) -> None:
+        self._reembedder = reembedder
         self._stats = stats
         self._jobs = jobs
         self._neighbours = neighbours
@@ -24,4 +26,5 @@ class ReportService:
     async def _chat_report(self, chat_id: int, title: str) -> ChatReport:
         return ChatReport(title=title or str(chat_id), stats=await self._stats.chat_stats(chat_id),
                           index_size=await self._neighbours.index_size(chat_id),
-                          failures=await self._jobs.recent_failures(chat_id))
+                          failures=await self._jobs.recent_failures(chat_id),
+                          reembedding=await self._reembedder.progress(chat_id))

@@ -12,7 +12,7 @@ from typing import Literal
 
 from bot.core.types import ChatRef
 from bot.errors import Failure
-from storage.models import ChatSettings, ChatStats, Item, Job
+from storage.models import ChatBacklog, ChatSettings, ChatStats, Item, Job
 
 
 @dataclass(frozen=True)
@@ -113,11 +113,23 @@ class OperatorAlert:
 
 
 @dataclass(frozen=True)
+class ReembedProgress:
+    """One chat's re-embedding as /stats shows it."""
+
+    model: str
+    backlog: ChatBacklog
+    seconds_left: float
+    tokens_left: int
+
+
+@dataclass(frozen=True)
 class ChatReport:
     title: str
     stats: ChatStats
     index_size: int
     failures: Sequence[Job]
+    reembedding: ReembedProgress | None = None
+    """Set while (or after) the chat's items are re-embedded for another model or dimension."""
 
 
 @dataclass(frozen=True)

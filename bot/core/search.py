@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.asking import Asking
-from bot.core.embedding import EmbeddingService, Payer
+from bot.core.embedding import Payer
 from bot.core.neighbours import Neighbours
 from bot.core.originals import SPARE_HITS
 from bot.core.results import Audience, Decision, Matches, NoMatches
+from bot.core.spaces import ModelSpaces
 
 SEARCH_RESULTS = 5
 MAX_QUERY_CHARS = 1000
@@ -23,9 +24,9 @@ class SearchFloors:
 
 
 class SearchService:
-    def __init__(self, embedding: EmbeddingService, neighbours: Neighbours, asking: Asking,
+    def __init__(self, spaces: ModelSpaces, neighbours: Neighbours, asking: Asking,
                  floors: SearchFloors) -> None:
-        self._embedding = embedding
+        self._spaces = spaces
         self._neighbours = neighbours
         self._asking = asking
         self._floors = floors
@@ -34,7 +35,8 @@ class SearchService:
         return await self._asking.answer(to, "search", lambda: self._find(to, query, asker_id))
 
     async def _find(self, to: Audience, query: str, asker_id: int | None) -> Decision:
-        vector, _spend = await self._embedding.text(query[:MAX_QUERY_CHARS], Payer(to.chat.id, asker_id))
+        embedding = await self._spaces.embedding(to.chat.id)
+        vector, _spend = await embedding.text(query[:MAX_QUERY_CHARS], Payer(to.chat.id, asker_id))
         hits = await self._neighbours.by_text(to.chat.id, vector, k=SEARCH_RESULTS + SPARE_HITS,
                                               image_floor=self._floors.image, caption_floor=self._floors.caption)
         if not hits:

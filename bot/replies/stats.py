@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from bot.core.results import ReembedProgress
 from bot.replies.i18n import Lang, t
 from storage.models import ChatSettings, ChatStats, Job
 
@@ -21,7 +22,8 @@ def _posters(posters: Sequence[tuple[int | None, str | None, int]], lang: Lang) 
     return ", ".join(f"{html.escape(name or str(uid))} ({count})" for uid, name, count in posters)
 
 
-def chat_stats_text(title: str, stats: ChatStats, index_size: int, failures: Sequence[Job], lang: Lang) -> str:
+def chat_stats_text(title: str, stats: ChatStats, index_size: int, failures: Sequence[Job], lang: Lang,
+                    reembedding: ReembedProgress | None = None) -> str:
     body = t(
         "stats_body", lang,
         items=sum(stats.items_by_kind.values()), by_kind=_counts(stats.items_by_kind, lang),
@@ -32,10 +34,19 @@ def chat_stats_text(title: str, stats: ChatStats, index_size: int, failures: Seq
         skipped=stats.skipped_over_cap, index_size=index_size, gone=stats.originals_gone,
     )
     lines = [t("stats_title", lang, chat=html.escape(title)), body]
+    if reembedding is not None:
+        lines.append(reembedding_text(reembedding, lang))
     if failures:
         lines.append(t("stats_failures", lang))
         lines.extend(f"• #{job.id}: {html.escape((job.error or '')[:120])}" for job in failures)
     return "\n".join(lines)
+
+
+def reembedding_text(progress: ReembedProgress, lang: Lang) -> str:
+    backlog = progress.backlog
+    key = "stats_reembedding" if backlog.remaining else "stats_reembedding_kept"
+    return t(key, lang, model=html.escape(progress.model), done=backlog.done, total=backlog.total,
+             kept=backlog.kept, hours=round(progress.seconds_left / 3600, 1), tokens=progress.tokens_left)
 
 
 def settings_text(settings: ChatSettings, default_threshold: float, lang: Lang) -> str:
