@@ -9,9 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.config import Secret, Settings
+from bot.core.reembed import Reembedder, ReembedTimings
+from bot.dashscope.errors import ServerError
+from bot.dashscope.models import choose_model
 from bot.dashscope.ratelimit import RateLimiter
+from bot.replies.render import render
+from bot.wiring import Services
 from storage.models import FACET_CAPTION, FACET_MEDIA
 from storage.store import Store
+from tests.pictures import picture
+from tests.support.embedder import FakeEmbeddingClient
+from tests.support.gateway import MemoryGateway
 from tests.support.storage import new_item, open_store, random_unit_vectors
 from tests.test_embedding_client import FakeClock
 
@@ -120,3 +129,31 @@ async def test_background_requests_wait_for_live_ones_and_leave_a_reserve() -> N
     mark = clock.now
     await live("c")
     assert clock.now - mark <= 1.0
+
+
+async def test_the_reembedder_retries_service_errors_keeps_gone_files_and_never_repeats(tmp_path: Path) -> None:
+    flash = choose_model("tongyi-embedding-vision-flash")
+    client = FakeEmbeddingClient(spec=flash, errors=[ServerError("busy", status=500)])
+    gateway = MemoryGateway(files={"f0": picture("red", seed=0), "f2": picture("blue", seed=2)})
+    settings = Settings(telegram_bot_token=Secret("1:x"), dashscope_api_key=Secret("k"),
+                        database_path=tmp_path / "bot.db", embedding_model=flash.name, reembedding=False)
+    services = await Services.start(settings, gateway, render, client=client)  # type: ignore[arg-type]
+    try:
+        old = random_unit_vectors(3, 1024)
+        await services.store.items.add_many([
+            (new_item(-5, m, file_id=f"f{m}", model="multimodal-embedding-v1@1024"), {FACET_MEDIA: old[m]})
+            for m in range(3)])
+        reembedder = Reembedder(store=services.store.reembedding, embedding=services.spaces.embedding_in(flash.space),
+                                health=services.health, budget_per_minute=120,
+                                timings=ReembedTimings(retry_seconds=0.01))
+        assert await reembedder.run_once()
+        assert client.calls == 3  # f0 failed once and was retried, f1 is gone (no call), f2
+        progress = await reembedder.progress(-5)
+        assert progress is not None and (progress.backlog.total, progress.backlog.kept) == (1, 1)
+        assert progress.backlog.remaining == 0 and progress.tokens_left == 0
+        assert not await reembedder.run_once()  # nothing left: a kept item is not tried again
+        assert client.calls == 3
+        assert await services.spaces.of(-5) == flash.space
+    finally:
+        await services.stop()
+        await services.close()

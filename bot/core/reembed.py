@@ -93,6 +93,8 @@ class Reembedder:
         self._clock = clock
         self._rates = _Rates(60.0 / budget_per_minute)
         self._cache_pruned = False
+        self.requests = 0.0
+        """API requests this process spent re-embedding (logged at each switch; the bench compares it with live)."""
 
     @property
     def target(self) -> str:
@@ -153,13 +155,13 @@ class Reembedder:
         left = await self._store.backlog(self.target, chat_id)
         log.warning("chat switched to %s", self.target, extra={
             "chat_id": chat_id, "model": self.target, "items_switched": switched,
-            "items_kept_on_old_model": left[0].kept if left else 0})
+            "items_kept_on_old_model": left[0].kept if left else 0, "requests_spent_so_far": self.requests})
         return True
 
     async def _item(self, item: Item) -> None:
         attempt = 0
         while True:
-            if self._health.paused:  # an account or service pause: the live traffic's probe will resume it
+            if not self._health.breaker.allow():  # paused: wait, unless this call may be the probe that resumes
                 await asyncio.sleep(self._timings.retry_seconds)
                 continue
             started = self._clock()
@@ -174,6 +176,7 @@ class Reembedder:
                 attempt += 1
                 continue
             await self._store.stage(item, self.target, embedded.media, embedded.caption)
+            self.requests += embedded.spend.requests
             self._rates.add(self._clock() - started, embedded.spend.usage.tokens)
             return
 
@@ -185,6 +188,8 @@ class Reembedder:
             "disposition": disposition, "attempt": attempt + 1})
         if disposition in _KEEP:
             return None
+        if disposition is Disposition.RETRY_SERVICE:
+            self._health.service_failed()  # an outage is noticed (and paused for) without live traffic too
         if disposition is Disposition.OVER_CAP:
             return self._timings.over_cap_seconds
         if disposition is None and attempt + 1 >= MAX_ATTEMPTS_UNKNOWN:
