@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from storage import segments
 from storage.db import Database
-from storage.items import ItemRepository, _item_from_row
+from storage.items import ItemRepository
 from storage.models import FACET_CAPTION, FACET_MEDIA, ChatBacklog, Item
 from storage.vectors import to_blob, unit_vector
 
@@ -60,11 +60,12 @@ class ReembeddingRepository:
         """Items of the chat still to re-embed, oldest first; staged and kept ones are never returned again."""
         async with self._db.read() as conn:
             rows = await conn.execute_fetchall(
-                "SELECT i.* FROM items AS i LEFT JOIN reembedded AS r ON r.item_id = i.id AND r.model = :model "
+                "SELECT i.id FROM items AS i LEFT JOIN reembedded AS r ON r.item_id = i.id AND r.model = :model "
                 "WHERE i.chat_id = :chat AND i.model != :model AND r.item_id IS NULL ORDER BY i.id LIMIT :limit",
                 {"chat": chat_id, "model": model, "limit": limit},
             )
-        return [_item_from_row(row) for row in rows]
+        found = await self._items.get_many([int(row[0]) for row in rows])
+        return [found[item_id] for item_id in sorted(found)]
 
     async def stage(self, item: Item, model: str, media: npt.ArrayLike, caption: npt.ArrayLike | None) -> None:
         """The item's new vectors, waiting for the chat's switch."""

@@ -30,9 +30,6 @@ class _PerSpace(Generic[T]):
             self._made[space] = self._make(space)
         return self._made[space]
 
-    def made(self) -> list[T]:
-        return list(self._made.values())
-
 
 class ModelSpaces:
     """Also the core's `VectorIndex`: a search goes to the index of the chat's current space."""
@@ -53,9 +50,6 @@ class ModelSpaces:
     def embedding_in(self, space: str) -> EmbeddingService:
         """The embedding service of one space, e.g. an item's own, whose vectors must stay comparable to it."""
         return self._embedding_for(space)
-
-    def embeddings(self) -> list[EmbeddingService]:
-        return self._embedding_for.made()
 
     async def search(self, chat_id: int, query: npt.ArrayLike, k: int, *, facets: Collection[int] | None = None,
                      exclude_item_ids: Collection[int] = ()) -> list[SearchHit]:
