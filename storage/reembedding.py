@@ -41,20 +41,22 @@ class ReembeddingRepository:
         return [ChatBacklog(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     async def chat_model(self, chat_id: int, active: str) -> str:
-        """The tag the chat's index uses now: its old one while any item still waits to be switched, else `active`.
+        """The tag the chat's index uses now: the one most of its items carry, `active` on a tie or when empty.
 
-        Kept items (file gone) do not hold a chat back. With several old tags, the most common one serves.
+        Before its switch a chat's items are on the old tag (live posts there are embedded with the old model too);
+        after it, on `active`, so a post embedded on the old model just before the switch cannot send the chat back.
+        Items kept on an old tag (file gone) are not counted.
         """
         async with self._db.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT i.model, count(*) AS n FROM items AS i LEFT JOIN reembedded AS r "
-                "ON r.item_id = i.id AND r.model = :active AND r.state = 'kept' "
-                "WHERE i.chat_id = :chat AND i.model != :active AND r.item_id IS NULL "
-                "GROUP BY i.model ORDER BY n DESC, i.model LIMIT 1",
-                {"chat": chat_id, "active": active},
-            )
-        found = list(rows)
-        return str(found[0][0]) if found else active
+            tags = await conn.execute_fetchall(
+                "SELECT model, count(*) FROM items WHERE chat_id = ? GROUP BY model", (chat_id,))
+            kept = await conn.execute_fetchall(
+                "SELECT i.model, count(*) FROM reembedded AS r JOIN items AS i ON i.id = r.item_id "
+                "WHERE r.chat_id = ? AND r.model = ? AND r.state = 'kept' GROUP BY i.model", (chat_id, active))
+        counts = {str(model): int(count) for model, count in tags}
+        for model, count in kept:
+            counts[str(model)] -= int(count)
+        return max(counts, key=lambda model: (counts[model], model == active), default=active)
 
     async def next_items(self, chat_id: int, model: str, limit: int) -> list[Item]:
         """Items of the chat still to re-embed, oldest first; staged and kept ones are never returned again."""

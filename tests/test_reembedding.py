@@ -72,6 +72,10 @@ async def test_staged_items_switch_at_once_and_kept_ones_stay_old(store: Store) 
     np.testing.assert_allclose(block.matrix[block.item_ids.tolist().index(third.id)], new[2], atol=1e-6)
     (after,) = await repo.backlog(NEW, 1)
     assert (after.total, after.kept, after.remaining) == (1, 1, 0)
+    # A post embedded on the old model just before the switch is re-embedded later; it does not send the chat back.
+    await store.items.add(new_item(1, 9, model=OLD), {FACET_MEDIA: random_unit_vectors(1, 4, seed=3)[0]})
+    assert await repo.chat_model(1, NEW) == NEW
+    assert [item.message_id for item in await repo.next_items(1, NEW, limit=10)] == [9]
 
 
 async def test_an_edit_voids_the_staged_vectors_of_that_item(store: Store) -> None:

@@ -1,9 +1,9 @@
 """Which model serves each chat: the configured one, or the chat's old one until its re-embedding switches it.
 
 Vectors of two models (or two dimensions of one) cannot be compared, so a chat is searched in exactly one space: the
-tag its items carry. A chat that has any item on the active model has switched (or is new); otherwise its old tag
-serves, for repost checks, /similar, and the query embeddings of /search alike. Each space gets its own embedding
-service and index, made once on first use.
+tag most of its items carry (`storage.reembedding.ReembeddingRepository.chat_model`), the old one until its
+re-embedding switches it, for repost checks, /similar, and the query embeddings of /search alike. Each space gets
+its own embedding service and index, made once on first use.
 """
 
 from __future__ import annotations
