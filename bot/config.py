@@ -16,7 +16,8 @@ from typing import TypeVar
 
 from dotenv import dotenv_values
 
-KNOWN_MODELS = ("multimodal-embedding-v1", "tongyi-embedding-vision-plus", "tongyi-embedding-vision-flash")
+from bot.dashscope.models import ModelChoice, choose_model, model_spec
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
@@ -64,6 +65,8 @@ class Settings:
     telegram_api_url: str = "https://api.telegram.org"
     dashscope_base_url: str = "https://dashscope.aliyuncs.com/api/v1"
     embedding_model: str = "multimodal-embedding-v1"
+    embedding_dimension: int | None = None
+    """None: the model's default dimension."""
     database_path: Path = Path("data/mediabot.db")
     bot_admin_ids: frozenset[int] = frozenset()
     log_level: str = "INFO"
@@ -95,6 +98,9 @@ class Settings:
     command_deadline_seconds: float = 20.0
     # Memory for the vectors held in RAM for search, all chats together; least recently used chats go first.
     index_memory_mb: int = 1024
+    # Re-embed chats in the background when EMBEDDING_MODEL or EMBEDDING_DIMENSION changed; off: chats stay on their
+    # old vectors (searchable, with the old model's query embeddings) until it is turned on.
+    reembedding: bool = True
     # A self-hosted `telegram-bot-api --local` server has no 20 MB download limit and answers local paths.
     telegram_local_mode: bool = False
     # Set: Telegram posts updates to this public HTTPS URL (webhook mode) instead of the bot polling for them.
@@ -107,6 +113,11 @@ class Settings:
     @property
     def import_requests_per_minute(self) -> int:
         return self.import_rpm if self.import_rpm is not None else max(1, self.dashscope_rpm // 2)
+
+    @property
+    def embedding(self) -> ModelChoice:
+        """The configured model at the configured dimension (checked at load time, so this cannot fail then)."""
+        return choose_model(self.embedding_model, self.embedding_dimension)
 
     @property
     def download_limit_bytes(self) -> int | None:
@@ -165,6 +176,24 @@ def _parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _parse_model(value: str) -> str:
+    model_spec(value)
+    return value
+
+
+def _dimension(value: str) -> int | None:
+    return _positive(int)(value)
+
+
+def _check_dimension(settings: Settings) -> Settings:
+    """The dimension is judged against the model's row, so it is checked once both are read."""
+    try:
+        settings.embedding  # noqa: B018 - evaluated for its check
+    except ValueError as exc:
+        raise ConfigError(f"EMBEDDING_DIMENSION is malformed: {exc}") from None
+    return settings
 
 
 def _parse_bool(value: str) -> bool:
@@ -232,12 +261,13 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
     env = merged_environment(os.environ if environ is None else environ, dotenv_path)
     r = _Reader(env)
     defaults = Settings(telegram_bot_token=Secret("0:x"), dashscope_api_key=Secret("x"))
-    return Settings(
+    return _check_dimension(Settings(
         telegram_bot_token=r.required("TELEGRAM_BOT_TOKEN", _parse_token),
         dashscope_api_key=r.required("DASHSCOPE_API_KEY", Secret),
         telegram_api_url=r.optional("TELEGRAM_API_URL", _parse_url, defaults.telegram_api_url),
         dashscope_base_url=r.optional("DASHSCOPE_BASE_URL", _parse_url, defaults.dashscope_base_url),
-        embedding_model=r.optional("EMBEDDING_MODEL", _parse_choice(KNOWN_MODELS), defaults.embedding_model),
+        embedding_model=r.optional("EMBEDDING_MODEL", _parse_model, defaults.embedding_model),
+        embedding_dimension=r.optional("EMBEDDING_DIMENSION", _dimension, None),
         database_path=r.optional("DATABASE_URL", _parse_database_url, defaults.database_path),
         bot_admin_ids=r.optional("BOT_ADMIN_IDS", _parse_admin_ids, defaults.bot_admin_ids),
         log_level=r.optional("LOG_LEVEL", _parse_choice(LOG_LEVELS), defaults.log_level),
@@ -279,4 +309,5 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
         webhook_secret=r.optional("WEBHOOK_SECRET", _parse_webhook_secret, None),
         metrics_listen=r.optional("METRICS_LISTEN", _parse_host_port, None),
         import_rpm=r.optional("IMPORT_RPM", _positive(int), None),
-    )
+        reembedding=r.optional("REEMBEDDING", _parse_bool, defaults.reembedding),
+    ))

@@ -55,7 +55,8 @@ def configure_logging(level: str, secrets: Iterable[str], stream: TextIO | None 
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx/httpcore log each request URL at INFO; they are noise and (redacted or not) not worth a line each.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    # aiosqlite logs every statement twice at DEBUG, parameters included (vectors as kilobytes of bytes reprs).
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # aiosqlite logs every statement with its parameters at DEBUG: people's captions would outlive their deletion in
     # the log, and two lines per statement drown everything else.

@@ -32,14 +32,17 @@ from bot.core.originals import Originals
 from bot.core.pages import ResultPages
 from bot.core.ports import ChatGateway
 from bot.core.privacy import PrivacyService
+from bot.core.reembed import Reembedder
 from bot.core.report import ReportService
 from bot.core.repost import AlertPacer
 from bot.core.results import OperatorAlert
 from bot.core.routes import FileSource, MediaRoutes
 from bot.core.search import SearchFloors, SearchService
 from bot.core.similar import SimilarService
+from bot.core.spaces import ModelSpaces
 from bot.core.worker import JobRunner
 from bot.dashscope.client import DashScopeClient
+from bot.dashscope.models import choice_for_space
 from bot.search.index import IndexRegistry
 from storage.store import Store
 
@@ -65,7 +68,11 @@ class Services:
     privacy: PrivacyService
     runner: JobRunner
     albums: AlbumCollector
+    spaces: ModelSpaces
+    reembedder: Reembedder
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
+    _reembedding: asyncio.Task[None] | None = field(default=None, repr=False)
+    _clients: list[DashScopeClient] = field(default_factory=list, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, gateway: ChatGateway, present: Presenter, *,
@@ -74,16 +81,14 @@ class Services:
         client = client or dashscope_client(settings, settings.dashscope_rpm)
         delivery = Delivery(gateway, present, store.stats, Originals(store.items))
         health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery))
-        indexes = IndexRegistry(store.items, client.spec.name, client.spec.dimension,
-                                memory_budget_bytes=settings.index_memory_mb << 20)
-        neighbours = Neighbours(store.items, indexes)
-        embedding = embedding_service(settings, store, client, gateway, health,
-                                      download_limit=settings.download_limit_bytes)
+        models = _Models(settings, store, client, gateway, health)
+        indexes, spaces, reembedder = models.indexes, models.spaces, models.reembedder
+        neighbours = Neighbours(store.items, spaces)
         pacer = AlertPacer(settings.group_alerts_per_minute)
         albums = AlbumCollector(settings.album_debounce_seconds, delivery, pacer)
         ingest = IngestService(
-            items=store.items, jobs=store.jobs, chats=store.chats, stats=store.stats, embedding=embedding,
-            neighbours=neighbours, health=health, delivery=delivery, pacer=pacer, albums=albums,
+            items=store.items, jobs=store.jobs, chats=store.chats, stats=store.stats,
+            neighbours=neighbours, health=health, delivery=delivery, pacer=pacer, albums=albums, spaces=spaces,
             policy=SimilarityPolicy(settings.repost_threshold, settings.similar_min_score),
             feedback=store.feedback, alert_filter=AlertFilter(store.feedback),
         )
@@ -99,14 +104,14 @@ class Services:
         pages = ResultPages(store.feedback)
         services = cls(
             settings=settings, store=store, client=client, indexes=indexes, health=health, delivery=delivery,
-            ingest=ingest, lifecycle=lifecycle, runner=runner, albums=albums,
-            privacy=PrivacyService(store.items, store.confirmations, eraser),
-            similar=SimilarService(store.items, embedding, neighbours, asking, pages,
+            ingest=ingest, lifecycle=lifecycle, runner=runner, albums=albums, spaces=spaces, reembedder=reembedder,
+            _clients=models.clients, privacy=PrivacyService(store.items, store.confirmations, eraser),
+            similar=SimilarService(store.items, spaces, neighbours, asking, pages,
                                    min_score=settings.similar_min_score),
-            search=SearchService(embedding, neighbours, asking, SearchFloors(
+            search=SearchService(spaces, neighbours, asking, SearchFloors(
                 image=settings.search_min_score, caption=settings.search_caption_min_score), pages),
             pages=pages,
-            report=ReportService(store.stats, store.jobs, neighbours, store.chats,
+            report=ReportService(store.stats, store.jobs, neighbours, store.chats, reembedder,
                                  default_threshold=settings.repost_threshold),
             chat_settings=SettingsService(
                 store.chats, store.feedback,
@@ -116,18 +121,23 @@ class Services:
         )
         await runner.start()
         services._sweeper = asyncio.create_task(lifecycle.sweep_forever(), name="retention-sweeper")
+        if settings.reembedding:
+            services._reembedding = asyncio.create_task(reembedder.run_forever(), name="re-embedding")
         return services
 
     async def stop(self) -> None:
         """Finish in-flight work (bounded), flush pending album alerts; pending jobs stay queued in the database."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._reembedding):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.runner.stop(self.settings.shutdown_grace_seconds)
         await self.albums.drain()
 
     async def close(self) -> None:
+        for sibling in self._clients:
+            await sibling.aclose()
         await self.client.aclose()
         await self.store.close()
 
@@ -135,7 +145,7 @@ class Services:
 def dashscope_client(settings: Settings, requests_per_minute: int) -> DashScopeClient:
     return DashScopeClient(
         api_key=settings.dashscope_api_key.reveal(), base_url=settings.dashscope_base_url,
-        model=settings.embedding_model, requests_per_minute=requests_per_minute,
+        model=settings.embedding.name, dimension=settings.embedding.dimension, requests_per_minute=requests_per_minute,
         max_concurrency=settings.dashscope_concurrency, timeout=settings.dashscope_timeout,
     )
 
@@ -151,6 +161,49 @@ def embedding_service(settings: Settings, store: Store, client: DashScopeClient,
         per_chat = per_user = sys.maxsize
     caps = SpendCaps(store.stats, per_chat=per_chat, per_user=per_user)
     return EmbeddingService(client, MediaRoutes(client, source, download_limit), store.cache, caps, health)
+
+
+class _Models:
+    """The configured model's client, index and re-embedder, and those of the old models chats still use.
+
+    Every client shares the configured one's account, connection pool and request budget; the re-embedder's client
+    is a background one, so live traffic goes first.
+    """
+
+    def __init__(self, settings: Settings, store: Store, client: DashScopeClient, gateway: ChatGateway,
+                 health: EmbeddingHealth) -> None:
+        self._settings, self._store, self._client = settings, store, client
+        self._gateway, self._health = gateway, health
+        self.clients: list[DashScopeClient] = []
+        self.indexes = self._registry(client.spec.space)
+        self.spaces = ModelSpaces(client.spec.space, store.reembedding, embedding_for=self._embedding_for,
+                                  index_for=self._index_for)
+        background = self._sibling(client.spec.space, background=True)
+        self.reembedder = Reembedder(store=store.reembedding, embedding=self._embedding_on(background), health=health,
+                                     budget_per_minute=settings.dashscope_rpm)
+
+    def _embedding_on(self, client: DashScopeClient) -> EmbeddingService:
+        return embedding_service(self._settings, self._store, client, self._gateway, self._health,
+                                 download_limit=self._settings.download_limit_bytes)
+
+    def _embedding_for(self, space: str) -> EmbeddingService:
+        if space == self._client.spec.space:
+            return self._embedding_on(self._client)
+        return self._embedding_on(self._sibling(space, background=False))
+
+    def _index_for(self, space: str) -> IndexRegistry:
+        return self.indexes if space == self.indexes.model else self._registry(space)
+
+    def _registry(self, space: str) -> IndexRegistry:
+        """Each space's index has the whole INDEX_MEMORY_MB: while chats re-embed, the old and new ones together may
+        hold up to twice that."""
+        return IndexRegistry(self._store.items, space, choice_for_space(space).dimension,
+                             memory_budget_bytes=self._settings.index_memory_mb << 20)
+
+    def _sibling(self, space: str, *, background: bool) -> DashScopeClient:
+        choice = choice_for_space(space)
+        self.clients.append(self._client.sibling(choice.name, choice.dimension, background=background))
+        return self.clients[-1]
 
 
 def _operator_alerter(settings: Settings, delivery: Delivery) -> OperatorAlerter:

@@ -248,6 +248,8 @@ class ItemRepository:
             raise LookupError(f"no item {item_id}")
         chat_id, model = next(iter(rows))
         unit = None if vector is None else unit_vector(vector)
+        # A re-embedding staged before this edit is stale: the item is embedded again with its new content.
+        await conn.execute("DELETE FROM reembedded WHERE item_id = ? AND state = 'ready'", (item_id,))
         await segments.unseal_items(conn, [item_id])
         if unit is None:
             await conn.execute("DELETE FROM vectors WHERE item_id = ? AND facet = ?", (item_id, facet))

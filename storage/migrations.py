@@ -263,6 +263,30 @@ PEOPLES_DATA = sql(
     "ALTER TABLE chats ADD COLUMN retention_days INTEGER",
 )
 
+MODEL_AND_DIMENSION_TAGS = sql(
+    # Vectors are comparable only within one model at one dimension, so every tag becomes `model@dimension`. The
+    # dimension is read from the stored float32 BLOBs themselves: whatever the model answered is what was stored.
+    "UPDATE items SET model = model || '@' || coalesce("
+    "(SELECT length(v.vector) / 4 FROM vectors AS v WHERE v.item_id = items.id AND v.facet = 0), 0)",
+    "UPDATE vectors SET model = model || '@' || (length(vector) / 4)",
+    "UPDATE segments SET model = model || '@' || (length(codes) / rows)",
+    "UPDATE embedding_cache SET model = model || '@' || (length(vector) / 4)",
+    "CREATE INDEX items_by_chat_model ON items (chat_id, model)",
+    # Re-embedding after a change of model or dimension: the new vectors of each item wait here (state 'ready')
+    # until the whole chat is done and switches at once; an item whose file is gone is 'kept' on its old vectors.
+    """CREATE TABLE reembedded (
+        item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+        chat_id INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('ready', 'kept')),
+        media BLOB,
+        caption BLOB,
+        reason TEXT,
+        created_at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX reembedded_by_chat ON reembedded (chat_id, model, state)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "media items, vectors, segments, embedding cache, chats", MEDIA_SCHEMA),
     Migration(2, "durable job queue and usage counters", QUEUE_AND_USAGE_SCHEMA),
@@ -273,6 +297,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               PEOPLES_DATA),
     Migration(7, "admin controls: alert style, leeway, language, dismissals, ignore list, nearest neighbours",
               ADMIN_CONTROLS),
+    Migration(8, "vectors tagged model@dimension; re-embedding progress", MODEL_AND_DIMENSION_TAGS),
 )
 
 

@@ -158,3 +158,21 @@ class Confirmation:
     user_id: int
     target_chat_id: int | None
     created_at: int
+
+
+@dataclass(frozen=True)
+class ChatBacklog:
+    """One chat's re-embedding towards `model`: items not on it, how many are staged, how many are kept old."""
+
+    chat_id: int
+    total: int
+    staged: int
+    kept: int
+
+    @property
+    def done(self) -> int:
+        return self.staged + self.kept
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done

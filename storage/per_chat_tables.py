@@ -39,6 +39,7 @@ async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: i
         await conn.execute(statement, {"new": new_chat_id, "old": old_chat_id})
     await _move_usage(conn, old_chat_id, new_chat_id)
     await conn.execute("UPDATE jobs SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+    await conn.execute("UPDATE reembedded SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
     await conn.execute("UPDATE confirmations SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
     await conn.execute(
         "UPDATE confirmations SET target_chat_id = ? WHERE target_chat_id = ?", (new_chat_id, old_chat_id)
@@ -73,6 +74,7 @@ async def purge_chat(conn: aiosqlite.Connection, chat_id: int) -> None:
         (chat_id, chat_id),
     )
     for statement in (
+        "DELETE FROM reembedded WHERE chat_id = ?",
         "DELETE FROM items WHERE chat_id = ?",
         "DELETE FROM chats WHERE chat_id = ?",
         "DELETE FROM usage WHERE chat_id = ?",

@@ -13,6 +13,7 @@ from storage.db import Database
 from storage.feedback import FeedbackRepository
 from storage.items import ItemRepository
 from storage.jobs import JobRepository
+from storage.reembedding import ReembeddingRepository
 from storage.stats import StatsRepository
 
 
@@ -26,6 +27,7 @@ class Store:
     jobs: JobRepository
     confirmations: ConfirmationRepository
     feedback: FeedbackRepository
+    reembedding: ReembeddingRepository
 
     @classmethod
     async def open(cls, path: Path) -> Self:
@@ -41,6 +43,7 @@ class Store:
             jobs=jobs,
             confirmations=ConfirmationRepository(db),
             feedback=FeedbackRepository(db),
+            reembedding=ReembeddingRepository(db, items),
         )
 
     async def close(self) -> None:

@@ -78,7 +78,9 @@ async def test_old_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> No
         assert await schema_version(store.db.conn) == MIGRATIONS[-1].version
         item = await store.items.by_message(10, 5)
         assert item is not None and item.file_unique_id == "u"
-        assert (await store.items.load_vectors(10, "test-model")).item_ids.tolist() == [1]
+        # Migration 5 tags every vector with its model and the dimension read from the stored BLOB.
+        assert item.model == "test-model@4"
+        assert (await store.items.load_vectors(10, "test-model@4")).item_ids.tolist() == [1]
         # Tables added by the later migration work.
         assert await store.jobs.enqueue("k", 10, "media", {}, now=1) is not None
     finally:

@@ -152,3 +152,12 @@ async def test_forget_takes_the_feedback_that_copies_the_items_media_with_it(tmp
         assert await count(store, "SELECT count(*) FROM nearest") == 0
         assert [(d.file_a, d.file_b) for d in await store.feedback.dismissals(1)] == [("theirs", "kept")]
         assert [i.file_unique_id for i in await store.feedback.ignored(1)] == ["kept"]
+
+
+async def test_forget_takes_staged_re_embedded_vectors_with_the_item(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "bot.db") as store:
+        item = await store.items.add(new_item(1, 1, caption="staged secret"), vectors(1))
+        await store.reembedding.stage(item, "other-model@8", np.ones(DIM), np.ones(DIM))
+        assert await count(store, "SELECT count(*) FROM reembedded") == 1
+        await store.items.forget([item], now=100)
+        assert await count(store, "SELECT count(*) FROM reembedded") == 0

@@ -132,10 +132,11 @@ async def test_a_probe_served_from_the_cache_does_not_close_the_pause(core: Core
     await core.ingest(core.post(GROUP, 1, "f1"))
     health = core.services.health
     await health.account_failed("Arrearage")
-    vectors = await core.services.ingest._embedding.media(core.post(GROUP, 2, "f1").media, None, Payer(GROUP.id, 1))
+    embedding = core.services.spaces.embedding_in(core.services.spaces.active)
+    vectors = await embedding.media(core.post(GROUP, 2, "f1").media, None, Payer(GROUP.id, 1))
     assert vectors.from_cache and not vectors.spend.called_api
     assert health.paused  # the cache proves nothing about DashScope
-    await core.services.ingest._embedding.text("hello", Payer(GROUP.id, 1))
+    await embedding.text("hello", Payer(GROUP.id, 1))
     assert not health.paused  # a real call that succeeded does
 
 

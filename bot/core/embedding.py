@@ -36,6 +36,11 @@ class EmbeddingModel(Protocol):
     def dimension(self) -> int: ...
 
     @property
+    def space(self) -> str:
+        """The tag of this model's vectors (model and dimension): only vectors of one space are compared."""
+        ...
+
+    @property
     def supports_multi_images(self) -> bool: ...
 
     @property
@@ -99,13 +104,13 @@ class EmbeddingService:
 
     async def cached(self, media: MediaRef) -> np.ndarray | None:
         """The media's vector if this file was embedded before (in any chat), at no cost."""
-        hit = await self._cache.get(media.file.file_unique_id, self.model.name)
+        hit = await self._cache.get(media.file.file_unique_id, self.model.space)
         return None if hit is None else np.asarray(hit.vector)
 
     async def media(self, media: MediaRef, caption: str | None, payer: Payer) -> MediaVectors:
         """The media vector and, when there is a caption, its text vector (from the same request when the media is
         new). A cached file without a caption costs nothing and is not held to the caps."""
-        cached = await self._cache.get(media.file.file_unique_id, self.model.name)
+        cached = await self._cache.get(media.file.file_unique_id, self.model.space)
         if cached is not None:
             vector = np.asarray(cached.vector)
             if not caption:
@@ -118,7 +123,7 @@ class EmbeddingService:
         if caption:
             contents.append(TextInput(caption))
         result = await self._reported(self._client.embed(contents))
-        await self._cache.put(media.file.file_unique_id, self.model.name, result.vectors[0], prepared.route)
+        await self._cache.put(media.file.file_unique_id, self.model.space, result.vectors[0], prepared.route)
         spend = await self._record(Spend(1.0, result.usage), payer)
         return MediaVectors(result.vectors[0], result.vectors[1] if caption else None, prepared.route, spend,
                             from_cache=False)

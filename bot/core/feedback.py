@@ -50,10 +50,14 @@ def unit(vector: np.ndarray) -> np.ndarray:
     return np.asarray(vector, dtype=np.float32) / max(float(np.linalg.norm(vector)), 1e-12)
 
 
+def at_least(a: np.ndarray | None, b: np.ndarray | None, score: float) -> bool:
+    """Cosine of two unit vectors at or above `score`. Vectors of different models or dimensions (kept from before
+    a model change) are never alike: nothing can be said of their angle."""
+    return a is not None and b is not None and a.shape == b.shape and float(np.dot(a, b)) >= score
+
+
 def same_media(a: Media, b: Media) -> bool:
-    if a.file_unique_id == b.file_unique_id:
-        return True
-    return a.vector is not None and b.vector is not None and float(np.dot(a.vector, b.vector)) >= NEAR_COPY
+    return a.file_unique_id == b.file_unique_id or at_least(a.vector, b.vector, NEAR_COPY)
 
 
 def dismissed_pair(dismissal: Dismissal, new: Media, earlier: Media) -> bool:
@@ -83,8 +87,8 @@ class AlertFilter:
         new_vector = unit(vector)
         new = Media(item.file_unique_id, new_vector)
         for entry in await self._feedback.ignored(item.chat_id):
-            if entry.file_unique_id in (item.file_unique_id, hit.item.file_unique_id) or float(
-                    np.dot(entry.vector, new_vector)) >= threshold:
+            if entry.file_unique_id in (item.file_unique_id, hit.item.file_unique_id) or at_least(
+                    unit(entry.vector), new_vector, threshold):
                 return "ignored"
         dismissals = await self._feedback.dismissals(item.chat_id)
         if dismissals:

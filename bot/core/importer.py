@@ -174,7 +174,7 @@ class HistoryImporter:
         await self._items.add(NewItem(
             chat_id=chat.id, message_id=message.id, sender_id=message.sender_id, sender_name=message.sender_name,
             date=message.date, kind=media.kind, file_id=IMPORTED_FILE_ID, file_unique_id=media.file.file_unique_id,
-            caption=message.caption, model=self._embedding.model.name, route=embedded.route,
+            caption=message.caption, model=self._embedding.model.space, route=embedded.route,
         ), vectors)
         tally.imported += 1
 

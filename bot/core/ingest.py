@@ -17,7 +17,7 @@ import numpy as np
 
 from bot.core.albums import AlbumCollector
 from bot.core.delivery import Delivery
-from bot.core.embedding import EmbeddingService, MediaVectors, Payer
+from bot.core.embedding import MediaVectors, Payer
 from bot.core.feedback import AlertFilter
 from bot.core.health import EmbeddingHealth
 from bot.core.neighbours import Neighbours
@@ -25,6 +25,7 @@ from bot.core.originals import SPARE_HITS
 from bot.core.ports import ChatStore, FeedbackStore, ItemStore, JobQueue, StatsStore
 from bot.core.repost import AlertPacer, alerts_enabled_for, repost_threshold, repost_verdict
 from bot.core.results import Audience, Decision, FirstSeen, Hit, Matches, QueuedWhilePaused, RepostFound
+from bot.core.spaces import ModelSpaces
 from bot.core.types import IncomingMedia
 from bot.observability import metrics
 from storage.items import ForgottenMessage
@@ -63,14 +64,14 @@ def audience(incoming: IncomingMedia) -> Audience:
 
 class IngestService:
     def __init__(self, *, items: ItemStore, jobs: JobQueue, chats: ChatStore, stats: StatsStore,
-                 embedding: EmbeddingService, neighbours: Neighbours, health: EmbeddingHealth, delivery: Delivery,
+                 spaces: ModelSpaces, neighbours: Neighbours, health: EmbeddingHealth, delivery: Delivery,
                  policy: SimilarityPolicy, pacer: AlertPacer, albums: AlbumCollector, feedback: FeedbackStore,
                  alert_filter: AlertFilter) -> None:
         self._items = items
         self._jobs = jobs
         self._chats = chats
         self._stats = stats
-        self._embedding = embedding
+        self._spaces = spaces
         self._neighbours = neighbours
         self._health = health
         self._delivery = delivery
@@ -123,18 +124,21 @@ class IngestService:
             await self._deliver_tracked(job, decision)
 
     async def _store_item(self, incoming: IncomingMedia) -> tuple[Item, np.ndarray]:
+        """Embedded with the model the chat's index uses now, so the repost check compares like with like; an item
+        stored on an old model is re-embedded with the chat's other items."""
+        embedding = await self._spaces.embedding(incoming.chat.id)
         existing = await self._items.by_message(incoming.chat.id, incoming.message_id)
         if existing is not None:
-            cached = await self._embedding.cached(incoming.media)
+            cached = await embedding.cached(incoming.media)
             if cached is not None:
                 return existing, cached
-        embedded = await self._embedding.media(incoming.media, incoming.caption, _payer(incoming))
+        embedded = await embedding.media(incoming.media, incoming.caption, _payer(incoming))
         if existing is not None:
             return existing, embedded.media
         vectors = {FACET_MEDIA: embedded.media}
         if embedded.caption is not None:
             vectors[FACET_CAPTION] = embedded.caption
-        item = await self._items.add(_new_item(incoming, embedded, self._embedding.model.name), vectors)
+        item = await self._items.add(_new_item(incoming, embedded, embedding.model.space), vectors)
         metrics.ITEMS_STORED.labels(kind=item.kind, route=item.route).inc()
         log.info("item stored", extra={"chat_id": item.chat_id, "message_id": item.message_id, "kind": item.kind,
                                        "route": item.route, "from_cache": embedded.from_cache})
@@ -221,7 +225,8 @@ class IngestService:
             log.info("edit of an unknown message ignored", extra={"chat_id": incoming.chat.id})
             return
         if incoming.media.file.file_unique_id != item.file_unique_id:
-            embedded = await self._embedding.media(incoming.media, None, _payer(incoming))
+            # The item's own model: its new vector replaces one of that space.
+            embedded = await self._spaces.embedding_in(item.model).media(incoming.media, None, _payer(incoming))
             await self._items.replace_media(
                 item.id, kind=incoming.media.kind, file_id=incoming.media.file.file_id,
                 file_unique_id=incoming.media.file.file_unique_id, route=embedded.route, vector=embedded.media,
@@ -233,7 +238,7 @@ class IngestService:
         if not incoming.caption:
             await self._items.set_caption(item.id, None, None)
             return
-        vector, _spend = await self._embedding.text(incoming.caption, _payer(incoming))
+        vector, _spend = await self._spaces.embedding_in(item.model).text(incoming.caption, _payer(incoming))
         await self._items.set_caption(item.id, incoming.caption, vector)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bot.bounded import ExpiringMap
-from bot.core.feedback import unit
+from bot.core.feedback import at_least, unit
 from bot.core.originals import SPARE_HITS
 from bot.core.ports import FeedbackStore
 from bot.core.results import Audience, Hit, Matches, NoMatches
@@ -110,4 +110,4 @@ class ResultPages:
 
 
 def _alike(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    return a is not None and b is not None and float(np.dot(a, b)) >= SAME_THING
+    return at_least(a, b, SAME_THING)

@@ -15,7 +15,18 @@ import numpy.typing as npt
 
 from bot.core.types import FileRef, Outgoing
 from bot.errors import Disposition, Failure
-from storage.models import ChatSettings, ChatStats, Confirmation, Dismissal, Ignored, Item, Job, NearestRecord, NewItem
+from storage.models import (
+    ChatBacklog,
+    ChatSettings,
+    ChatStats,
+    Confirmation,
+    Dismissal,
+    Ignored,
+    Item,
+    Job,
+    NearestRecord,
+    NewItem,
+)
 
 
 class GatewayError(Failure):
@@ -195,3 +206,19 @@ class FeedbackStore(Protocol):
     async def nearest_counts(self, chat_id: int, since: int,
                              thresholds: tuple[float, float]) -> tuple[int, int, int]: ...
     async def closest_to(self, chat_id: int, since: int, threshold: float, limit: int) -> list[NearestRecord]: ...
+class SpaceStore(Protocol):
+    """Where each chat's vectors live (storage.reembedding.ReembeddingRepository)."""
+
+    async def chat_model(self, chat_id: int, active: str) -> str: ...
+
+
+class ReembedStore(Protocol):
+    """Re-embedding progress (storage.reembedding.ReembeddingRepository)."""
+
+    async def backlog(self, model: str, chat_id: int | None = None) -> list[ChatBacklog]: ...
+    async def next_items(self, chat_id: int, model: str, limit: int) -> list[Item]: ...
+    async def stage(self, item: Item, model: str, media: npt.ArrayLike, caption: npt.ArrayLike | None) -> None: ...
+    async def keep(self, item: Item, model: str, reason: str) -> None: ...
+    async def switch(self, chat_id: int, model: str) -> int: ...
+    async def forget_other_targets(self, model: str) -> None: ...
+    async def forget_other_models_cache(self, model: str) -> None: ...

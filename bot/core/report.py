@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from bot.core.neighbours import Neighbours
 from bot.core.ports import ChatStore, JobQueue, StatsStore
+from bot.core.reembed import Reembedder
 from bot.core.results import Audience, ChatReport, Report
 
 
 class ReportService:
-    def __init__(self, stats: StatsStore, jobs: JobQueue, neighbours: Neighbours, chats: ChatStore, *,
-                 default_threshold: float) -> None:
+    def __init__(self, stats: StatsStore, jobs: JobQueue, neighbours: Neighbours, chats: ChatStore,
+                 reembedder: Reembedder, *, default_threshold: float) -> None:
+        self._reembedder = reembedder
         self._stats = stats
         self._jobs = jobs
         self._neighbours = neighbours
@@ -29,4 +31,5 @@ class ReportService:
         return ChatReport(title=title or str(chat_id), stats=await self._stats.chat_stats(chat_id),
                           index_size=await self._neighbours.index_size(chat_id),
                           failures=await self._jobs.recent_failures(chat_id),
-                          settings=await self._chats.settings(chat_id), default_threshold=self._default_threshold)
+                          settings=await self._chats.settings(chat_id), default_threshold=self._default_threshold,
+                          reembedding=await self._reembedder.progress(chat_id))

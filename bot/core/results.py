@@ -12,7 +12,7 @@ from typing import Literal
 
 from bot.core.types import ChatRef
 from bot.errors import Failure
-from storage.models import ChatSettings, ChatStats, Dismissal, Ignored, Item, Job
+from storage.models import ChatBacklog, ChatSettings, ChatStats, Dismissal, Ignored, Item, Job
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,16 @@ class OperatorAlert:
 
 
 @dataclass(frozen=True)
+class ReembedProgress:
+    """One chat's re-embedding as /stats shows it."""
+
+    model: str
+    backlog: ChatBacklog
+    seconds_left: float
+    tokens_left: int
+
+
+@dataclass(frozen=True)
 class ChatReport:
     title: str
     stats: ChatStats
@@ -138,6 +148,8 @@ class ChatReport:
     failures: Sequence[Job]
     settings: ChatSettings | None = None
     default_threshold: float = 0.0
+    reembedding: ReembedProgress | None = None
+    """Set while (or after) the chat's items are re-embedded for another model or dimension."""
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.core.asking import Asking
-from bot.core.embedding import EmbeddingService, Payer
+from bot.core.embedding import Payer
 from bot.core.neighbours import Neighbours
 from bot.core.pages import Question, ResultPages, split_kind_prefix
 from bot.core.results import Audience, Decision, Hit
+from bot.core.spaces import ModelSpaces
 
 MAX_QUERY_CHARS = 1000
 
@@ -24,9 +25,9 @@ class SearchFloors:
 
 
 class SearchService:
-    def __init__(self, embedding: EmbeddingService, neighbours: Neighbours, asking: Asking,
+    def __init__(self, spaces: ModelSpaces, neighbours: Neighbours, asking: Asking,
                  floors: SearchFloors, pages: ResultPages) -> None:
-        self._embedding = embedding
+        self._spaces = spaces
         self._neighbours = neighbours
         self._asking = asking
         self._floors = floors
@@ -36,9 +37,11 @@ class SearchService:
         return await self._asking.answer(to, "search", lambda: self._find(to, query, asker_id))
 
     async def _find(self, to: Audience, query: str, asker_id: int | None) -> Decision:
-        """`photo:`, `video:` and `gif:` narrow the kinds; the words after the prefix are what is embedded."""
+        """`photo:`, `video:` and `gif:` narrow the kinds; the words after the prefix are what is embedded, with
+        the model whose vectors the chat's index holds."""
         kinds, words = split_kind_prefix(query)
-        vector, _spend = await self._embedding.text(words[:MAX_QUERY_CHARS], Payer(to.chat.id, asker_id))
+        embedding = await self._spaces.embedding(to.chat.id)
+        vector, _spend = await embedding.text(words[:MAX_QUERY_CHARS], Payer(to.chat.id, asker_id))
         chat_id = to.chat.id
 
         async def find(query_vector: np.ndarray, k: int) -> list[Hit]:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from bot.core.asking import Asking
-from bot.core.embedding import EmbeddingService, Payer
+from bot.core.embedding import Payer
 from bot.core.neighbours import Neighbours
 from bot.core.pages import Question, ResultPages
 from bot.core.ports import ItemStore
 from bot.core.results import Audience, Decision, Hit
+from bot.core.spaces import ModelSpaces
 from bot.core.types import IncomingMedia
 
 
 class SimilarService:
-    def __init__(self, items: ItemStore, embedding: EmbeddingService, neighbours: Neighbours, asking: Asking,
+    def __init__(self, items: ItemStore, spaces: ModelSpaces, neighbours: Neighbours, asking: Asking,
                  pages: ResultPages, *, min_score: float) -> None:
         self._items = items
         self._pages = pages
-        self._embedding = embedding
+        self._spaces = spaces
         self._neighbours = neighbours
         self._asking = asking
         self._min_score = min_score
@@ -30,9 +31,10 @@ class SimilarService:
         """An indexed item's vector comes from the cache (no API call); media the bot never saw is embedded now,
         within its poster's caps, as if it had been ingested."""
         item = await self._items.by_message(target.chat.id, target.message_id)
-        vector = await self._embedding.cached(target.media)
+        embedding = await self._spaces.embedding(target.chat.id)
+        vector = await embedding.cached(target.media)
         if vector is None:
-            vector = (await self._embedding.media(target.media, None, Payer(target.chat.id, target.sender.id))).media
+            vector = (await embedding.media(target.media, None, Payer(target.chat.id, target.sender.id))).media
         exclude = (item.id,) if item is not None else ()
         chat_id = target.chat.id
 

@@ -12,7 +12,7 @@ import httpx
 
 from bot.dashscope.batcher import TextBatcher
 from bot.dashscope.errors import EmbeddingError, TransportError, error_from_response
-from bot.dashscope.models import ModelSpec, model_spec
+from bot.dashscope.models import ModelChoice, choose_model
 from bot.dashscope.ratelimit import RateLimiter
 from bot.dashscope.retry import RetryPolicy
 from bot.dashscope.types import ContentInput, EmbedResult, TextEmbedding
@@ -32,10 +32,12 @@ T = TypeVar("T")
 
 
 class DashScopeClient:
-    """Talks to one model of one DashScope account.
+    """Talks to one model (at one dimension) of one DashScope account.
 
     All callers share one rate limiter and one connection pool, which is what the account's quota
-    and the server see; the http client is closed here only when this object created it.
+    and the server see; clients of other models for the same account pass that limiter in (`limiter`), and a
+    `background` client only takes budget that live traffic leaves. The http client is closed here only when this
+    object created it.
     """
 
     def __init__(
@@ -44,14 +46,17 @@ class DashScopeClient:
         api_key: str,
         base_url: str,
         model: str,
+        dimension: int | None = None,
         http: httpx.AsyncClient | None = None,
+        limiter: RateLimiter | None = None,
+        background: bool = False,
         requests_per_minute: int = 120,
         max_concurrency: int = 4,
         timeout: float = 60.0,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, safe to share
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.spec: ModelSpec = model_spec(model)
+        self.spec: ModelChoice = choose_model(model, dimension)
         self.requests_sent = 0
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
@@ -60,23 +65,30 @@ class DashScopeClient:
         self._timeout = timeout
         self._retry = retry
         self._sleep = sleep
-        self._limiter = RateLimiter(requests_per_minute, max_concurrency)
+        self._limiter = limiter if limiter is not None else RateLimiter(requests_per_minute, max_concurrency)
+        self._background = background
         self._batcher = TextBatcher(self.embed, max_batch=self.spec.max_elements)
 
     @property
     def supports_multi_images(self) -> bool:
         return self.spec.supports_multi_images
 
+    def sibling(self, model: str, dimension: int, *, background: bool = False) -> DashScopeClient:
+        """A client of another model (or dimension) on the same account: same key, pool and request budget."""
+        return DashScopeClient(api_key=self._api_key, base_url=self._base_url, model=model, dimension=dimension,
+                               http=self._http, limiter=self._limiter, timeout=self._timeout, retry=self._retry,
+                               sleep=self._sleep, background=background)
+
     async def embed(self, contents: Sequence[ContentInput]) -> EmbedResult:
         """Embed `contents` in one API request; vectors come back in the same order."""
-        validate_contents(contents, self.spec)
-        body = build_request(self.spec.name, contents, self.spec)
+        validate_contents(contents, self.spec.spec)
+        body = build_request(self.spec, contents)
         headers = {"Authorization": f"Bearer {self._api_key}"}
         if needs_oss_resolve(contents):
             headers[OSS_RESOLVE_HEADER] = "enable"
 
         async def send_once() -> EmbedResult:
-            async with self._limiter:
+            async with self._limiter.background() if self._background else self._limiter:
                 self.requests_sent += 1
                 response = await self._http.post(
                     self._base_url + EMBEDDING_PATH, json=body, headers=headers, timeout=self._timeout

@@ -81,6 +81,16 @@ class MalformedResponse(ServiceUnavailable):
     """A 200 we cannot use; usually a transient glitch, so worth another try."""
 
 
+class DimensionMismatch(MalformedResponse):
+    """Vectors of another length than configured: the model does not honour EMBEDDING_DIMENSION (the provider's docs
+    disagree on what is offered). The client retries it like any malformed answer (one truncated answer may be a
+    glitch); if it persists, nothing may be stored and only an operator can fix it, so embedding pauses and operators
+    are told, like an account problem."""
+
+    account_level = True
+    disposition = Disposition.PAUSE_ACCOUNT
+
+
 class InvalidInput(EmbeddingError):
     """This media or text will never be accepted; skip it."""
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 
 MINUTE = 60.0
 SECOND = 1.0
+BACKGROUND_POLL = 0.05
+"""How often lowest-priority work looks for spare budget; short next to a request's own duration."""
 
 
 class RateLimiter:
@@ -18,7 +21,8 @@ class RateLimiter:
     DashScope enforces the per-minute quota per second as well (quota / 60), so a burst of 20 requests
     at the start of a minute is throttled even though the minute's budget allows it.
 
-    Usage: ``async with limiter: await send()``.
+    Usage: ``async with limiter: await send()``; background work (re-embedding) uses
+    ``async with limiter.background():`` and only takes what live traffic leaves.
     """
 
     def __init__(
@@ -37,14 +41,39 @@ class RateLimiter:
         self._starts: deque[float] = deque()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._turn = asyncio.Lock()
+        self.background_reserve = requests_per_minute // 4
+        """Requests per minute background work always leaves free, so a burst of live traffic starts at once."""
+        self._live_waiting = 0
 
     async def __aenter__(self) -> None:
+        self._live_waiting += 1
+        try:
+            await self._enter()
+        finally:
+            self._live_waiting -= 1
+
+    @contextlib.asynccontextmanager
+    async def background(self) -> AsyncIterator[None]:
+        """Lowest priority: start only while no live request waits and the minute keeps its reserve free."""
+        while self._live_waiting or not self._background_fits(self._clock()):
+            await self._sleep(BACKGROUND_POLL)
+        await self._enter()
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    async def _enter(self) -> None:
         await self._slots.acquire()
         try:
             await self._wait_for_budget()
         except BaseException:
             self._slots.release()
             raise
+
+    def _background_fits(self, now: float) -> bool:
+        return (self._wait_needed(now) == 0
+                and len(self._starts) < self.per_minute - self.background_reserve)
 
     async def __aexit__(
         self,

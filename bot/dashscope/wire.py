@@ -12,8 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from bot.dashscope.errors import InvalidInput, MalformedResponse, error_from_response, header_value
-from bot.dashscope.models import ModelSpec
+from bot.dashscope.errors import (
+    DimensionMismatch,
+    InvalidInput,
+    MalformedResponse,
+    error_from_response,
+    header_value,
+)
+from bot.dashscope.models import ModelChoice, ModelSpec
 from bot.dashscope.types import (
     IMAGE_FORMATS,
     ContentInput,
@@ -85,12 +91,16 @@ def _validate_multi_images(content: MultiImageInput, spec: ModelSpec) -> None:
         _validate_image(image)
 
 
-def build_request(model: str, contents: Sequence[ContentInput], spec: ModelSpec) -> dict[str, Any]:
-    """The request body; no `parameters.dimension`, which these models refuse."""
+def build_request(choice: ModelChoice, contents: Sequence[ContentInput]) -> dict[str, Any]:
+    """The request body. `parameters.dimension` only for a non-default dimension: the older models refuse it, and
+    the parameter itself is known only from third-party clients, so a default setup never depends on it."""
+    parameters: dict[str, Any] = {}
+    if choice.non_default_dimension is not None:
+        parameters["dimension"] = choice.non_default_dimension
     return {
-        "model": model,
-        "input": {"contents": [encode_content(content, spec) for content in contents]},
-        "parameters": {},
+        "model": choice.name,
+        "input": {"contents": [encode_content(content, choice.spec) for content in contents]},
+        "parameters": parameters,
     }
 
 
@@ -113,7 +123,7 @@ def needs_oss_resolve(contents: Sequence[ContentInput]) -> bool:
     return any(isinstance(content, VideoInput) and content.url.startswith(OSS_SCHEME) for content in contents)
 
 
-def parse_response(body: bytes, headers: Mapping[str, str], expected: int, spec: ModelSpec) -> EmbedResult:
+def parse_response(body: bytes, headers: Mapping[str, str], expected: int, choice: ModelChoice) -> EmbedResult:
     """Turn a 200 answer into vectors in request order, or raise the error it really carries."""
     request_id = header_value(headers, "x-request-id")
     payload = _load_object(body, request_id)
@@ -122,7 +132,7 @@ def parse_response(body: bytes, headers: Mapping[str, str], expected: int, spec:
     request_id = payload.get("request_id") if isinstance(payload.get("request_id"), str) else request_id
     embeddings = _embeddings_by_index(payload, expected, request_id)
     return EmbedResult(
-        vectors=[_vector(item.get("embedding"), spec.dimension, request_id) for item in embeddings],
+        vectors=[_vector(item.get("embedding"), choice, request_id) for item in embeddings],
         types=[str(item.get("type", "")) for item in embeddings],
         usage=parse_usage(payload.get("usage")),
         request_id=request_id,
@@ -151,10 +161,15 @@ def _embeddings_by_index(payload: dict[str, Any], expected: int, request_id: str
     return sorted(items, key=lambda item: int(item["index"]))
 
 
-def _vector(values: object, dimension: int, request_id: str | None) -> Vector:
-    if not isinstance(values, list) or len(values) != dimension:
-        length = len(values) if isinstance(values, list) else None
-        raise _malformed(f"expected a vector of {dimension} floats, got length {length}", request_id)
+def _vector(values: object, choice: ModelChoice, request_id: str | None) -> Vector:
+    if not isinstance(values, list):
+        raise _malformed(f"expected a vector of {choice.dimension} floats, got none", request_id)
+    if len(values) != choice.dimension:
+        raise DimensionMismatch(
+            f"{choice.name} returned vectors of {len(values)} dimensions, not the configured {choice.dimension}: "
+            "check EMBEDDING_DIMENSION against what this model really offers",
+            status=200, code="DimensionMismatch", request_id=request_id,
+        )
     try:
         vector = np.asarray(values, dtype=np.float32)
     except (TypeError, ValueError):

@@ -325,6 +325,16 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     },
     "stats_failures": {"en": "Recent failures:", "zh": "最近的失败："},
     "stats_none": {"en": "none", "zh": "无"},
+    "stats_reembedding": {
+        "en": ("Re-embedding for {model}: {done}/{total} done ({kept} kept on the old model: file gone), "
+               "about {hours} h and {tokens} tokens left. Until it is done, the old vectors serve."),
+        "zh": ("正在用 {model} 重新嵌入：已完成 {done}/{total}（{kept} 个文件已不可用，保留旧模型向量），"
+               "预计还需约 {hours} 小时、{tokens} 个 token。完成前仍使用旧向量。"),
+    },
+    "stats_reembedding_kept": {
+        "en": "Re-embedded for {model}; {kept} items stay on the old model (their files are gone).",
+        "zh": "已用 {model} 重新嵌入；{kept} 个媒体的文件已不可用，保留旧模型向量。",
+    },
     "stats_overview_title": {"en": "<b>All chats</b> ({count})", "zh": "<b>所有聊天</b>（{count}）"},
     "settings_show": {
         "en": (
@@ -428,6 +438,13 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     "operator_auth": {
         "en": "⚠️ DashScope rejected the API key or the account ({code}). Embedding is paused until it works again.",
         "zh": "⚠️ DashScope 拒绝了 API 密钥或账户（{code}）。向量化已暂停，恢复后会自动继续。",
+    },
+    "operator_dimension": {
+        "en": ("⚠️ The embedding model answers vectors of another length than EMBEDDING_DIMENSION asks for ({code}); "
+               "nothing was stored. Embedding is paused: set EMBEDDING_DIMENSION to a dimension this model really "
+               "offers (or leave it empty for its default) and restart the bot."),
+        "zh": ("⚠️ 嵌入模型返回的向量长度与 EMBEDDING_DIMENSION 不符（{code}），未保存任何向量。嵌入已暂停："
+               "请把 EMBEDDING_DIMENSION 设为该模型实际提供的维度（或留空使用默认值）后重启机器人。"),
     },
     "operator_resumed": {
         "en": "✅ DashScope works again; embedding resumed.",

@@ -48,6 +48,8 @@ from bot.replies.i18n import Lang, language_of, names, t
 from bot.replies.stats import changes_text, chat_stats_text, settings_text
 
 COMMAND_PROBLEM_KEYS = {"slow": "command_slow", "account": "command_account"}
+OPERATOR_PAUSE_KEYS = {"DimensionMismatch": "operator_dimension"}
+"""Pause causes with their own explanation for operators; every other code is an account problem."""
 
 
 def _lang(to: Audience) -> Lang:
@@ -102,15 +104,15 @@ def _command_failed(decision: CommandFailed) -> Outgoing:
 
 def _operator_alert(decision: OperatorAlert) -> Outgoing:
     text = (t("operator_resumed", "en") if decision.paused_code is None
-            else t("operator_auth", "en", code=decision.paused_code))
+            else t(OPERATOR_PAUSE_KEYS.get(decision.paused_code, "operator_auth"), "en", code=decision.paused_code))
     return Outgoing(chat_id=decision.operator_id, text_html=text)
 
 
 def _report(decision: Report) -> Outgoing:
     lang = _lang(decision.to)
     parts = [chat_stats_text(chat.title, chat.stats, chat.index_size, chat.failures, lang,
-                             None if chat.settings is None else (chat.settings, chat.default_threshold))
-             for chat in decision.chats]
+                             None if chat.settings is None else (chat.settings, chat.default_threshold),
+                             chat.reembedding) for chat in decision.chats]
     if decision.overview:
         parts.insert(0, t("stats_overview_title", lang, count=len(decision.chats)))
     return _text(decision.to, "\n\n".join(parts))

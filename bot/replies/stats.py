@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from bot.core.results import ReembedProgress
 from bot.replies.format import threshold_percent
 from bot.replies.i18n import Lang, names, t
 from storage.models import ChatSettings, ChatStats, Job
@@ -44,7 +45,8 @@ def settings_values(settings: ChatSettings, default_threshold: float, lang: Lang
 
 
 def chat_stats_text(title: str, stats: ChatStats, index_size: int, failures: Sequence[Job], lang: Lang,
-                    settings: tuple[ChatSettings, float] | None = None) -> str:
+                    settings: tuple[ChatSettings, float] | None = None,
+                    reembedding: ReembedProgress | None = None) -> str:
     body = t(
         "stats_body", lang,
         items=sum(stats.items_by_kind.values()), by_kind=_counts(stats.items_by_kind, "kinds", lang),
@@ -58,10 +60,19 @@ def chat_stats_text(title: str, stats: ChatStats, index_size: int, failures: Seq
     if settings is not None:
         lines.append(t("stats_feedback", lang, dismissed=stats.alerts_dismissed, ignored=stats.ignored,
                        reposters=_posters(stats.top_reposters, lang), **settings_values(*settings, lang)))
+    if reembedding is not None:
+        lines.append(reembedding_text(reembedding, lang))
     if failures:
         lines.append(t("stats_failures", lang))
         lines.extend(f"• #{job.id}: {html.escape((job.error or '')[:120])}" for job in failures)
     return "\n".join(lines)
+
+
+def reembedding_text(progress: ReembedProgress, lang: Lang) -> str:
+    backlog = progress.backlog
+    key = "stats_reembedding" if backlog.remaining else "stats_reembedding_kept"
+    return t(key, lang, model=html.escape(progress.model), done=backlog.done, total=backlog.total,
+             kept=backlog.kept, hours=round(progress.seconds_left / 3600, 1), tokens=progress.tokens_left)
 
 
 def settings_text(settings: ChatSettings, default_threshold: float, lang: Lang) -> str:

@@ -86,7 +86,7 @@ def build_application(settings: Settings) -> BotApp:
         if settings.metrics_listen is not None:
             metrics_server = observed(application, services, settings.metrics_listen)
             await metrics_server.start()
-        log.info("bot started", extra={"username": application.bot.username, "model": settings.embedding_model,
+        log.info("bot started", extra={"username": application.bot.username, "model": settings.embedding.space,
                                        "mode": "webhook" if settings.webhook_url else "polling"})
 
     async def post_stop(application: BotApp) -> None:

@@ -39,7 +39,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,11 +50,6 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
-DEFAULT_MODEL_DIMS = {
-    "multimodal-embedding-v1": 1024,
-    "tongyi-embedding-vision-plus": 1152,
-    "tongyi-embedding-vision-flash": 768,
-}
 V1_MODEL = "multimodal-embedding-v1"
 EMBED_PATH = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
 POLICY_PATH = "/api/v1/uploads"
@@ -68,7 +63,6 @@ MAX_IMAGE_BYTES = 3 * 1024 * 1024
 MAX_VIDEO_BYTES = 10 * 1024 * 1024
 IMAGE_TOKENS = 896
 V1_TEXT_TOKENS = 512
-VISION_TEXT_TOKENS = 1024
 POLICY_SECONDS = 300
 MAX_UPLOAD_MB = 1024
 OSS_ACCESS_KEY_ID = "LTAI5tFakeDashScopeKey"
@@ -492,6 +486,36 @@ def _video_seconds(container: Any, stream: Any, frame_count: int) -> int:
 
 # --------------------------------------------------------------------------------------------------
 # The fake
+
+
+@dataclass(frozen=True)
+class FakeModel:
+    """What the fake enforces per model: the provider's tables (incl. the unconfirmed "Newer models" lines), written
+    out here independently of the bot's own table, so a mistake in one is caught by the other."""
+
+    dimension: int
+    """Answered when no `parameters.dimension` is sent."""
+    dimensions: tuple[int, ...] = ()
+    """Accepted in `parameters.dimension` (v1: only its one dimension, so the parameter changes nothing)."""
+    max_elements: int | None = None
+    max_images: int | None = None
+    max_videos: int | None = None
+    multi_images: bool = False
+    text_tokens: int = 1024
+    fusion: bool = False
+    """`parameters.enable_fusion: true` answers one vector for all elements."""
+    v1_usage: bool = False
+    """Usage as v1 reports it (no `total_tokens`, no `input_tokens_details`)."""
+
+
+FAKE_MODELS = {
+    V1_MODEL: FakeModel(1024, (1024,), max_elements=V1_MAX_ELEMENTS, max_images=1, max_videos=1,
+                        text_tokens=V1_TEXT_TOKENS, v1_usage=True),
+    "tongyi-embedding-vision-plus": FakeModel(1152, (1152, 1024, 512, 256, 128, 64), multi_images=True),
+    "tongyi-embedding-vision-flash": FakeModel(768, (768, 512, 256, 128, 64), multi_images=True),
+    "qwen3-vl-embedding": FakeModel(2560, (2560, 2048, 1536, 1024, 768, 512, 256), max_elements=20, fusion=True),
+}
+_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 # --------------------------------------------------------------------------------------------------
 
 
@@ -500,8 +524,13 @@ class FakeDashScope:
     `requests`, `embed_requests`, `uploads`, `download_attempts` and `max_in_flight`."""
 
     def __init__(self, api_key: str = "sk-test", model_dims: dict[str, int] | None = None) -> None:
+        """`model_dims` replaces the model table by these models answering these dimensions (the table's limits
+        kept for known names), e.g. a model that answers another length than its documented default."""
         self.api_key = api_key
-        self.model_dims = dict(DEFAULT_MODEL_DIMS if model_dims is None else model_dims)
+        self.models = dict(FAKE_MODELS) if model_dims is None else {
+            name: replace(FAKE_MODELS.get(name, FakeModel(dim)), dimension=dim) for name, dim in model_dims.items()}
+        self.ignore_dimension = False
+        """When set, `parameters.dimension` is accepted but the default dimension answered (a model whose docs lie)."""
         self.latency = 0.0
         self.down = False
         self.requests: list[RecordedRequest] = []
@@ -585,9 +614,16 @@ class FakeDashScope:
     def embed_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and r.path == EMBED_PATH]
 
-    def vector_for_text(self, text: str, model: str = V1_MODEL) -> np.ndarray:
+    def vector_for_text(self, text: str, model: str = V1_MODEL, dimension: int | None = None) -> np.ndarray:
         """The vector the fake answers for `text`, for tests that compare against stored vectors."""
-        return text_vector(text, space(self.model_dims[model]))
+        return text_vector(text, space(dimension or self.models[model].dimension))
+
+    def model(self, name: object) -> FakeModel:
+        """The model's row; a dated snapshot (`...-2026-03-06`) is its base model; unknown names are refused."""
+        found = self.models.get(name) or self.models.get(_SNAPSHOT.sub("", name)) if isinstance(name, str) else None
+        if found is None:
+            raise invalid("Model not exist.")
+        return found
 
     # -- request handling (called from server threads) ---------------------------------------------
 
@@ -654,19 +690,23 @@ class FakeDashScope:
 
     def _embed(self, request: RecordedRequest, request_id: str) -> _Answer:
         payload = _json_body(request)
-        model = payload.get("model")
-        if not isinstance(model, str) or model not in self.model_dims:
-            raise invalid("Model not exist.")
-        dimension = self.model_dims[model]
-        _check_parameters(payload.get("parameters"), dimension)
+        name = payload.get("model")
+        model = self.model(name)
+        parameters = _check_parameters(payload.get("parameters"), model)
+        dimension = model.dimension if self.ignore_dimension else parameters.get("dimension", model.dimension)
         raw_contents = _raw_contents(payload)
-        _check_model_limits(model, raw_contents)
+        _check_model_limits(str(name), model, raw_contents)
         oss_enabled = request.headers.get(OSS_RESOLVE_HEADER, "").lower() == "enable"
         elements = [self._element(raw, oss_enabled) for raw in raw_contents]
         sp = space(dimension)
+        vectors = [_element_vector(element, sp) for element in elements]
+        if parameters.get("enable_fusion") is True:
+            vectors, kinds = [unit(np.sum(vectors, axis=0))], ["fusion"]
+        else:
+            kinds = [element.kind for element in elements]
         embeddings = [
-            {"index": index, "embedding": _wire_vector(_element_vector(element, sp)), "type": element.kind}
-            for index, element in enumerate(elements)
+            {"index": index, "embedding": _wire_vector(vector), "type": kind}
+            for index, (vector, kind) in enumerate(zip(vectors, kinds, strict=True))
         ]
         return _json_answer(
             200,
@@ -748,8 +788,7 @@ class FakeDashScope:
         self._check_auth(request)
         if request.query.get("action") != "getPolicy":
             raise invalid("Unsupported action.")
-        if request.query.get("model") not in self.model_dims:
-            raise invalid("Model not exist.")
+        self.model(request.query.get("model"))
         expires = datetime.now(UTC) + timedelta(seconds=POLICY_SECONDS)
         upload_dir = (
             f"dashscope-instant/{hashlib.md5(self.api_key.encode()).hexdigest()}/{expires:%Y-%m-%d}/{uuid.uuid4()}"
@@ -827,16 +866,19 @@ def _json_body(request: RecordedRequest) -> dict[str, Any]:
     return request.json
 
 
-def _check_parameters(parameters: Any, dimension: int) -> None:
+def _check_parameters(parameters: Any, model: FakeModel) -> dict[str, Any]:
     if parameters is None:
-        return
+        return {}
     if not isinstance(parameters, dict):
         raise invalid("parameters must be an object.")
-    if "dimension" in parameters and parameters["dimension"] != dimension:
+    if "dimension" in parameters and parameters["dimension"] not in model.dimensions:
         raise invalid(f"Parameter dimension {parameters['dimension']!r} is not supported by this model.")
+    if "enable_fusion" in parameters and (not model.fusion or not isinstance(parameters["enable_fusion"], bool)):
+        raise invalid("Parameter enable_fusion is not supported by this model.")
     fps = parameters.get("fps", 1.0)
     if not isinstance(fps, int | float) or not 0 <= fps <= 1:
         raise invalid("Parameter fps must be between 0 and 1.")
+    return parameters
 
 
 def _raw_contents(payload: dict[str, Any]) -> list[Any]:
@@ -849,18 +891,16 @@ def _raw_contents(payload: dict[str, Any]) -> list[Any]:
     return contents
 
 
-def _check_model_limits(model: str, contents: list[Any]) -> None:
-    """multimodal-embedding-v1: at most 20 elements, 1 image, 1 video and no multi_images."""
-    if model != V1_MODEL:
-        return
-    if len(contents) > V1_MAX_ELEMENTS:
-        raise invalid(f"The number of contents exceeds the limit of {V1_MAX_ELEMENTS}.")
+def _check_model_limits(name: str, model: FakeModel, contents: list[Any]) -> None:
+    """Elements, images and videos per request, and multi_images, as the model's row says."""
+    if model.max_elements is not None and len(contents) > model.max_elements:
+        raise invalid(f"The number of contents exceeds the limit of {model.max_elements}.")
     dicts = [item for item in contents if isinstance(item, dict)]
-    if any("multi_images" in item for item in dicts):
-        raise invalid(f"multi_images is not supported by model {model}.")
-    for kind in ("image", "video"):
-        if sum(kind in item for item in dicts) > 1:
-            raise invalid(f"The number of {kind}s exceeds the limit of 1 for model {model}.")
+    if not model.multi_images and any("multi_images" in item for item in dicts):
+        raise invalid(f"multi_images is not supported by model {name}.")
+    for kind, limit in (("image", model.max_images), ("video", model.max_videos)):
+        if limit is not None and sum(kind in item for item in dicts) > limit:
+            raise invalid(f"The number of {kind}s exceeds the limit of {limit} for model {name}.")
 
 
 def _element_vector(element: _Element, sp: Space) -> np.ndarray:
@@ -874,8 +914,8 @@ def _wire_vector(vector: np.ndarray) -> list[float]:
     return [float(x) for x in np.round(vector, 6)]
 
 
-def _usage(model: str, elements: list[_Element]) -> dict[str, Any]:
-    limit = V1_TEXT_TOKENS if model == V1_MODEL else VISION_TEXT_TOKENS
+def _usage(model: FakeModel, elements: list[_Element]) -> dict[str, Any]:
+    limit = model.text_tokens
     text_tokens_used = sum(text_tokens(e.text, limit) for e in elements if e.kind == "text")
     images = sum(len(e.seen) for e in elements if e.kind in ("image", "multi_images"))
     usage: dict[str, Any] = {
@@ -884,7 +924,7 @@ def _usage(model: str, elements: list[_Element]) -> dict[str, Any]:
         "image_count": images,
         "duration": sum(e.seconds for e in elements),
     }
-    if model != V1_MODEL:
+    if not model.v1_usage:
         usage["input_tokens_details"] = {
             "text_tokens": text_tokens_used,
             "image_tokens": images * IMAGE_TOKENS,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.dashscope.errors import EmbeddingError
-from bot.dashscope.models import ModelSpec, model_spec
+from bot.dashscope.models import ModelChoice, choose_model
 from bot.dashscope.types import ContentInput, EmbedResult, ImageInput, TextEmbedding, TextInput, Usage
 
 
@@ -26,7 +26,7 @@ def unit_vector_for(key: bytes, dim: int) -> np.ndarray:
 
 @dataclass
 class FakeEmbeddingClient:
-    spec: ModelSpec = field(default_factory=lambda: model_spec("multimodal-embedding-v1"))
+    spec: ModelChoice = field(default_factory=lambda: choose_model("multimodal-embedding-v1"))
     calls: int = 0
     delay: float = 0.0
     errors: list[EmbeddingError] = field(default_factory=list)
@@ -35,6 +35,13 @@ class FakeEmbeddingClient:
     @property
     def supports_multi_images(self) -> bool:
         return self.spec.supports_multi_images
+
+    def sibling(self, model: str, dimension: int, *, background: bool = False) -> FakeEmbeddingClient:
+        """Like DashScopeClient.sibling: another model on the same (fake) account."""
+        return FakeEmbeddingClient(spec=choose_model(model, dimension), delay=self.delay)
+
+    async def aclose(self) -> None:
+        """Nothing to close; the real client's interface."""
 
     async def embed(self, contents: Sequence[ContentInput]) -> EmbedResult:
         self.calls += 1

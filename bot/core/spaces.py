@@ -1,0 +1,60 @@
+"""Which model serves each chat: the configured one, or the chat's old one until its re-embedding switches it.
+
+Vectors of two models (or two dimensions of one) cannot be compared, so a chat is searched in exactly one space: the
+tag most of its items carry (`storage.reembedding.ReembeddingRepository.chat_model`), the old one until its
+re-embedding switches it, for repost checks, /similar, and the query embeddings of /search alike. Each space gets
+its own embedding service and index, made once on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Generic, TypeVar
+
+import numpy.typing as npt
+
+from bot.core.embedding import EmbeddingService
+from bot.core.ports import SpaceStore
+from bot.search.protocol import SearchHit, VectorIndex
+
+T = TypeVar("T")
+
+
+class _PerSpace(Generic[T]):
+    def __init__(self, make: Callable[[str], T]) -> None:
+        self._make = make
+        self._made: dict[str, T] = {}
+
+    def __call__(self, space: str) -> T:
+        if space not in self._made:
+            self._made[space] = self._make(space)
+        return self._made[space]
+
+
+class ModelSpaces:
+    """Also the core's `VectorIndex`: a search goes to the index of the chat's current space."""
+
+    def __init__(self, active: str, store: SpaceStore, *, embedding_for: Callable[[str], EmbeddingService],
+                 index_for: Callable[[str], VectorIndex]) -> None:
+        self.active = active
+        self._store = store
+        self._embedding_for = _PerSpace(embedding_for)
+        self._index_for = _PerSpace(index_for)
+
+    async def of(self, chat_id: int) -> str:
+        return await self._store.chat_model(chat_id, self.active)
+
+    async def embedding(self, chat_id: int) -> EmbeddingService:
+        return self._embedding_for(await self.of(chat_id))
+
+    def embedding_in(self, space: str) -> EmbeddingService:
+        """The embedding service of one space, e.g. an item's own, whose vectors must stay comparable to it."""
+        return self._embedding_for(space)
+
+    async def search(self, chat_id: int, query: npt.ArrayLike, k: int, *, facets: Collection[int] | None = None,
+                     exclude_item_ids: Collection[int] = ()) -> list[SearchHit]:
+        index = self._index_for(await self.of(chat_id))
+        return await index.search(chat_id, query, k, facets=facets, exclude_item_ids=exclude_item_ids)
+
+    async def count(self, chat_id: int) -> int:
+        return await self._index_for(await self.of(chat_id)).count(chat_id)
