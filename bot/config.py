@@ -75,6 +75,9 @@ class Settings:
     similar_min_score: float = 0.5
     search_min_score: float = 0.2
     search_caption_min_score: float = 0.6
+    # A chat message at or above this text-to-text cosine with an earlier one by someone else is copypasta
+    # (calibrated on the fake: same words 1.0, one word of 14 changed 0.97, two changed 0.94, unrelated <= 0.8).
+    text_repost_threshold: float = 0.96
     # DashScope budget: v1 allows 120 requests/minute per account.
     dashscope_rpm: int = 120
     dashscope_concurrency: int = 4
@@ -277,6 +280,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
         search_caption_min_score=r.optional(
             "SEARCH_CAPTION_MIN_SCORE", _fraction, defaults.search_caption_min_score
         ),
+        text_repost_threshold=r.optional("TEXT_REPOST_THRESHOLD", _fraction, defaults.text_repost_threshold),
         dashscope_rpm=r.optional("DASHSCOPE_RPM", _positive(int), defaults.dashscope_rpm),
         dashscope_concurrency=r.optional("DASHSCOPE_CONCURRENCY", _positive(int), defaults.dashscope_concurrency),
         dashscope_timeout=r.optional("DASHSCOPE_TIMEOUT", _positive(float), defaults.dashscope_timeout),

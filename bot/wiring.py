@@ -40,6 +40,7 @@ from bot.core.routes import FileSource, MediaRoutes
 from bot.core.search import SearchFloors, SearchService
 from bot.core.similar import SimilarService
 from bot.core.spaces import ModelSpaces
+from bot.core.texts import TextIngest, TextPolicy
 from bot.core.worker import JobRunner
 from bot.dashscope.client import DashScopeClient
 from bot.dashscope.models import choice_for_space
@@ -58,6 +59,7 @@ class Services:
     health: EmbeddingHealth
     delivery: Delivery
     ingest: IngestService
+    texts: TextIngest
     similar: SimilarService
     search: SearchService
     report: ReportService
@@ -86,11 +88,17 @@ class Services:
         neighbours = Neighbours(store.items, spaces)
         pacer = AlertPacer(settings.group_alerts_per_minute)
         albums = AlbumCollector(settings.album_debounce_seconds, delivery, pacer)
+        alert_filter = AlertFilter(store.feedback)
         ingest = IngestService(
             items=store.items, jobs=store.jobs, chats=store.chats, stats=store.stats,
             neighbours=neighbours, health=health, delivery=delivery, pacer=pacer, albums=albums, spaces=spaces,
             policy=SimilarityPolicy(settings.repost_threshold, settings.similar_min_score),
-            feedback=store.feedback, alert_filter=AlertFilter(store.feedback),
+            feedback=store.feedback, alert_filter=alert_filter,
+        )
+        texts = TextIngest(
+            items=store.items, jobs=store.jobs, chats=store.chats, stats=store.stats, spaces=spaces,
+            neighbours=neighbours, delivery=delivery, pacer=pacer, alert_filter=alert_filter,
+            policy=TextPolicy(copy_threshold=settings.text_repost_threshold),
         )
         eraser = Eraser(store.items, store.chats, store.db)
         lifecycle = ChatLifecycle(store.chats, store.jobs, store.confirmations, eraser,
@@ -98,13 +106,15 @@ class Services:
                                   job_retention_days=settings.job_retention_days)
         policy = FailurePolicy(store.jobs, store.stats, lifecycle, health, delivery,
                                max_attempts=settings.job_max_attempts)
-        runner = JobRunner(store.jobs, ingest, policy, health, workers=settings.workers)
-        ingest.on_enqueued = runner.wake
+        runner = JobRunner(store.jobs, ingest, policy, health, workers=settings.workers, texts=texts,
+                           text_lane=2 * client.spec.max_elements)
+        ingest.on_enqueued = texts.on_enqueued = runner.wake
         asking = Asking(gateway, settings.command_deadline_seconds)
         pages = ResultPages(store.feedback)
         services = cls(
             settings=settings, store=store, client=client, indexes=indexes, health=health, delivery=delivery,
-            ingest=ingest, lifecycle=lifecycle, runner=runner, albums=albums, spaces=spaces, reembedder=reembedder,
+            ingest=ingest, texts=texts, lifecycle=lifecycle, runner=runner, albums=albums, spaces=spaces,
+            reembedder=reembedder,
             _clients=models.clients, privacy=PrivacyService(store.items, store.confirmations, eraser),
             similar=SimilarService(store.items, spaces, neighbours, asking, pages,
                                    min_score=settings.similar_min_score),
@@ -116,7 +126,7 @@ class Services:
             chat_settings=SettingsService(
                 store.chats, store.feedback,
                 Calibration(store.feedback, store.items, store.chats, default_threshold=settings.repost_threshold),
-                default_threshold=settings.repost_threshold),
+                store.items, default_threshold=settings.repost_threshold),
             presses=AlertPresses(store.items, store.feedback, store.chats),
         )
         await runner.start()

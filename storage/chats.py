@@ -134,7 +134,7 @@ async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettin
     rows = list(await conn.execute_fetchall(_SELECT_SETTINGS, (chat_id,)))
     if not rows:
         return ChatSettings()
-    threshold, stickers, animations, style, hours, language, retention = rows[0]
+    threshold, stickers, animations, style, hours, language, retention, texts = rows[0]
     return ChatSettings(
         repost_threshold=None if threshold is None else float(threshold),
         alert_stickers=bool(stickers),
@@ -143,6 +143,7 @@ async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettin
         alert_style=str(style),
         own_repost_hours=int(hours),
         language=str(language),
+        text_indexing=bool(texts),
     )
 
 
@@ -153,7 +154,7 @@ def _validated(settings: ChatSettings) -> ChatSettings:
         or not -1.0 <= threshold <= 1.0
     ):  # fmt: skip
         raise ValueError(f"repost_threshold must be a cosine similarity in [-1, 1] or None, got {threshold!r}")
-    for name in ("alert_stickers", "alert_animations"):
+    for name in ("alert_stickers", "alert_animations", "text_indexing"):
         if not isinstance(getattr(settings, name), bool):
             raise ValueError(f"{name} must be a bool")
     days = settings.retention_days

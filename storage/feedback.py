@@ -14,7 +14,7 @@ import aiosqlite
 import numpy as np
 
 from storage.db import Database
-from storage.models import Dismissal, Ignored, NearestRecord
+from storage.models import FACET_MEDIA, FACET_TEXT, Dismissal, Ignored, NearestRecord
 from storage.vectors import from_blob, to_blob, unit_vector
 
 _COUNT_SINCE = "SELECT count(*) FROM nearest INDEXED BY nearest_by_chat_date WHERE chat_id = ? AND date >= ?"
@@ -78,10 +78,11 @@ class FeedbackRepository:
         return await self._delete("DELETE FROM ignored WHERE chat_id = ? AND id = ?", (chat_id, ignored_id))
 
     async def media_vector(self, item_id: int) -> np.ndarray | None:
-        """The stored media vector of an item (None: the item is gone)."""
+        """The vector that stands for an item: its media's, or a text message's own (None: the item is gone)."""
         async with self._db.read() as conn:
             rows = list(await conn.execute_fetchall(
-                "SELECT vector FROM vectors WHERE item_id = ? AND facet = 0", (item_id,)))
+                "SELECT vector FROM vectors WHERE item_id = ? AND facet IN (?, ?) ORDER BY facet LIMIT 1",
+                (item_id, FACET_MEDIA, FACET_TEXT)))
         return np.array(from_blob(rows[0][0])) if rows else None
 
     async def record_nearest(self, chat_id: int, item_id: int, date: int, neighbour: tuple[int, float] | None, *,

@@ -18,13 +18,13 @@ import numpy.typing as npt
 
 from storage import erasure, segments
 from storage.db import Database
-from storage.models import ALL_FACETS, FACET_CAPTION, FACET_MEDIA, Item, NewItem
+from storage.models import ALL_FACETS, FACET_CAPTION, FACET_MEDIA, FACET_TEXT, Item, NewItem
 from storage.vectors import FloatMatrix, QuantisedBlock, VectorBlock, to_blob, unit_vector
 
 log = logging.getLogger(__name__)
 
 Vectors = Mapping[int, npt.ArrayLike]
-"""Vectors of one item by facet: FACET_MEDIA is required, FACET_CAPTION optional; any norm."""
+"""Vectors of one item by facet: FACET_MEDIA (FACET_CAPTION optional) for media, FACET_TEXT alone for a message."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,6 +134,12 @@ class ItemRepository:
             await conn.execute("UPDATE items SET caption = ? WHERE id = ?", (caption, item_id))
             await self._replace_facet(conn, item_id, FACET_CAPTION, vector)
 
+    async def set_text(self, item_id: int, text: str, vector: npt.ArrayLike) -> None:
+        """An edited text message: its new text and vector."""
+        async with self._db.transaction() as conn:
+            await conn.execute("UPDATE items SET caption = ? WHERE id = ?", (text, item_id))
+            await self._replace_facet(conn, item_id, FACET_TEXT, vector)
+
     async def replace_media(
         self, item_id: int, *, kind: str, file_id: str, file_unique_id: str, route: str, vector: npt.ArrayLike
     ) -> None:
@@ -207,6 +213,17 @@ class ItemRepository:
                 "SELECT count(*) FROM items WHERE chat_id = ? AND unavailable = 1", (chat_id,)
             )
         return int(next(iter(rows))[0])
+
+    async def count_kind(self, chat_id: int, kind: str) -> int:
+        return (await self.counts_by_kind(chat_id)).get(kind, 0)
+
+    async def of_kind(self, chat_id: int, kind: str) -> list[Item]:
+        """The chat's items of one kind (its text messages, to delete when text indexing is turned off)."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM items WHERE chat_id = ? AND kind = ? ORDER BY id", (chat_id, kind)
+            )
+        return [_item_from_row(row) for row in rows]
 
     async def load_vectors(self, chat_id: int, model: str) -> VectorBlock:
         """Every float32 vector of the chat, row by row (the truth, for tests and tools; not a fast path)."""
@@ -284,8 +301,8 @@ class ItemRepository:
 
 def _unit_vectors(vectors: Vectors) -> dict[int, FloatMatrix]:
     """Validated before any SQL runs, so a bad vector never leaves half an item behind."""
-    if FACET_MEDIA not in vectors:
-        raise ValueError("an item needs a FACET_MEDIA vector")
+    if FACET_MEDIA not in vectors and FACET_TEXT not in vectors:
+        raise ValueError("an item needs a FACET_MEDIA vector (a text message: a FACET_TEXT one)")
     unknown = set(vectors) - set(ALL_FACETS)
     if unknown:
         raise ValueError(f"unknown facets {sorted(unknown)}")

@@ -3,7 +3,8 @@
 Each job has a caller-chosen key (e.g. derived from the Telegram update), so the same update delivered twice
 makes one job. Jobs of one chat run strictly one after another, oldest first, so the bot's replies in a chat
 keep the order of the posts; a job waiting for its retry time holds back its chat (and only its chat), a
-failed one does not.
+failed one does not. Text messages (kinds `TEXT_JOB`, `TEXT_EDIT_JOB`) are the exception: they are embedded many per
+request, so they are claimed together across and within chats.
 
 Finished jobs (done or failed) are kept a while, for /stats and to recognise a re-delivered update, and then pruned
 by `prune_finished`; every change of a job stamps `updated_at` with the repository's clock.
@@ -20,6 +21,9 @@ import aiosqlite
 
 from storage.db import Database
 from storage.models import Job, JobState
+
+TEXT_JOB = "text"
+TEXT_EDIT_JOB = "text_edit"
 
 
 class JobRepository:
@@ -43,19 +47,32 @@ class JobRepository:
         return _job_from_row(rows[0]) if rows else None
 
     async def claim(self, *, now: int, limit: int) -> list[Job]:
-        """Mark up to `limit` due jobs running, returned by id; per chat only its oldest unfinished one."""
+        """Mark up to `limit` due media jobs running, returned by id; per chat only its oldest unfinished one.
+
+        Text jobs are a lane of their own (`claim_texts`): they neither wait for nor hold up a chat's media."""
+        return await self._claim_where(
+            """j.kind NOT IN (:text, :text_edit) AND j.id = (
+                SELECT min(h.id) FROM jobs AS h WHERE h.chat_id = j.chat_id AND h.kind NOT IN (:text, :text_edit)
+                AND h.state IN ('pending', 'running'))""",
+            now=now, limit=limit,
+        )
+
+    async def claim_texts(self, *, now: int, limit: int) -> list[Job]:
+        """Mark up to `limit` due text jobs running, of any chats, several of one chat at once: they are embedded
+        many per request, which a chat-at-a-time order would reduce to one text per request."""
+        return await self._claim_where("j.kind IN (:text, :text_edit)", now=now, limit=limit)
+
+    async def _claim_where(self, condition: str, *, now: int, limit: int) -> list[Job]:
         async with self._db.transaction() as conn:
             rows = await conn.execute_fetchall(
-                """
+                f"""
                 UPDATE jobs SET state = 'running', updated_at = :now WHERE id IN (
                     SELECT j.id FROM jobs AS j
-                    WHERE j.state = 'pending' AND j.next_attempt_at <= :now AND j.id = (
-                        SELECT min(h.id) FROM jobs AS h
-                        WHERE h.chat_id = j.chat_id AND h.state IN ('pending', 'running'))
+                    WHERE j.state = 'pending' AND j.next_attempt_at <= :now AND {condition}
                     ORDER BY j.id LIMIT :limit)
                 RETURNING *
-                """,
-                {"now": now, "limit": limit},
+                """,  # noqa: S608 - the condition is one of the two literals above
+                {"now": now, "limit": limit, "text": TEXT_JOB, "text_edit": TEXT_EDIT_JOB},
             )
         return sorted(map(_job_from_row, rows), key=lambda job: job.id)
 

@@ -158,6 +158,11 @@ REPLIES_FAILED_COUNTER = sql(
     "ALTER TABLE chat_counters ADD COLUMN replies_failed INTEGER NOT NULL DEFAULT 0",
 )
 
+TEXT_INDEXING_SETTING = sql(
+    # Off by default: indexing a chat's messages stores its conversation, so its admins opt in.
+    "ALTER TABLE chats ADD COLUMN text_indexing INTEGER NOT NULL DEFAULT 0",
+)
+
 
 async def int8_segments(conn: aiosqlite.Connection) -> None:
     """Segments hold int8 codes and per-row scales instead of the float32 matrix: the in-memory index loads those
@@ -298,6 +303,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "admin controls: alert style, leeway, language, dismissals, ignore list, nearest neighbours",
               ADMIN_CONTROLS),
     Migration(8, "vectors tagged model@dimension; re-embedding progress", MODEL_AND_DIMENSION_TAGS),
+    Migration(9, "per-chat opt-in indexing of text messages", TEXT_INDEXING_SETTING),
 )
 
 

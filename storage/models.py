@@ -7,10 +7,15 @@ from enum import StrEnum
 from typing import Any
 
 FACET_MEDIA = 0
-"""The vector of the media itself (image, video, clip, keyframes or thumbnail); every item has one."""
+"""The vector of the media itself (image, video, clip, keyframes or thumbnail); every media item has one."""
 FACET_CAPTION = 1
 """The vector of the caption text; only items with a caption have one."""
-ALL_FACETS = (FACET_MEDIA, FACET_CAPTION)
+FACET_TEXT = 2
+"""The vector of a text message (an item of kind `text`, its text in `caption`): its only vector. Apart from
+captions, so copypasta compares messages with messages, and apart from media, so media searches never meet it."""
+ALL_FACETS = (FACET_MEDIA, FACET_CAPTION, FACET_TEXT)
+TEXT_KIND = "text"
+"""The kind of a text message's item; its one vector is FACET_TEXT."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class ChatSettings:
     """No alert when the same person reposts their own media within this many hours."""
     language: str = "auto"
     """Language of group alerts: `en`, `zh`, or `auto` (each poster's or asker's own)."""
+    text_indexing: bool = False
+    """Text messages of the chat are embedded and stored (opt-in: it stores the chat's conversation)."""
 
 
 @dataclass(frozen=True)

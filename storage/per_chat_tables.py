@@ -11,7 +11,7 @@ import aiosqlite
 from storage import segments
 
 SETTINGS_COLUMNS = ("repost_threshold", "alert_stickers", "alert_animations", "alert_style", "own_repost_hours",
-                    "language", "retention_days")
+                    "language", "retention_days", "text_indexing")
 """The settings columns of `chats`, named as the ChatSettings fields: moved with the chat, read and written by
 storage.chats."""
 

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from storage import segments
 from storage.db import Database
 from storage.items import ItemRepository
-from storage.models import FACET_CAPTION, FACET_MEDIA, ChatBacklog, Item
+from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT, TEXT_KIND, ChatBacklog, Item
 from storage.vectors import to_blob, unit_vector
 
 _BACKLOG = """
@@ -82,15 +82,17 @@ class ReembeddingRepository:
         """Give every staged item of the chat its new vectors and tag at once; returns how many switched."""
         async with self._db.transaction() as conn:
             rows = list(await conn.execute_fetchall(
-                "SELECT item_id, media, caption FROM reembedded WHERE chat_id = ? AND model = ? AND state = 'ready'",
+                "SELECT r.item_id, r.media, r.caption, i.kind FROM reembedded AS r JOIN items AS i ON i.id = r.item_id "
+                "WHERE r.chat_id = ? AND r.model = ? AND r.state = 'ready'",
                 (chat_id, model),
             ))
             ids = [int(row[0]) for row in rows]
             await segments.unseal_items(conn, ids)
-            for item_id, media, caption in rows:
+            for item_id, media, caption, kind in rows:
                 await conn.execute("DELETE FROM vectors WHERE item_id = ?", (item_id,))
                 await conn.execute("UPDATE items SET model = ? WHERE id = ?", (model, item_id))
-                await segments.write_vectors(conn, _rows(item_id, chat_id, model, {FACET_MEDIA: media,
+                own = FACET_TEXT if kind == TEXT_KIND else FACET_MEDIA  # a message's one vector is its text's
+                await segments.write_vectors(conn, _rows(item_id, chat_id, model, {own: media,
                                                                                     FACET_CAPTION: caption}))
             await conn.execute("DELETE FROM reembedded WHERE chat_id = ? AND state = 'ready'", (chat_id,))
             await segments.seal_all(conn, chat_id)

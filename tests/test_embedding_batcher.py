@@ -134,6 +134,48 @@ async def test_window_collects_callers_arriving_close_together() -> None:
     assert float(results[0].vector[0]) == 1.0 and results[1] == 3.0
 
 
+async def test_texts_that_may_wait_leave_together_at_the_first_deadline() -> None:
+    embed = RecordingEmbed()
+    batcher = TextBatcher(embed, max_batch=10, window=0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def later(text: str, delay: float) -> int:
+        await asyncio.sleep(delay)
+        return (await batcher.submit(text, wait=0.3)).batch_size
+
+    sizes = await asyncio.gather(later("a", 0.0), later("bb", 0.05), later("ccc", 0.1))
+
+    assert embed.batches == [["a", "bb", "ccc"]] and list(sizes) == [3, 3, 3]
+    assert 0.3 <= loop.time() - started < 0.6  # the first text's deadline, not each newcomer's
+
+
+async def test_a_query_takes_waiting_texts_along_within_its_own_window() -> None:
+    embed = RecordingEmbed()
+    batcher = TextBatcher(embed, max_batch=10, window=0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    waiting = asyncio.create_task(batcher.submit("indexed message", wait=5.0))
+    await asyncio.sleep(0)
+
+    query = await batcher.submit("query")
+
+    assert loop.time() - started < 1.0
+    assert query.batch_size == 2 and (await waiting).batch_size == 2
+    assert embed.batches == [["indexed message", "query"]]
+
+
+async def test_a_full_batch_leaves_without_waiting() -> None:
+    embed = RecordingEmbed()
+    batcher = TextBatcher(embed, max_batch=3, window=0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    await asyncio.gather(*(batcher.submit(text, wait=5.0) for text in ("a", "b", "c")))
+
+    assert loop.time() - started < 1.0 and embed.batches == [["a", "b", "c"]]
+
+
 async def test_a_cancelled_caller_does_not_disturb_the_others() -> None:
     embed = RecordingEmbed()
     embed.release.clear()

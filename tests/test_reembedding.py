@@ -16,7 +16,7 @@ from bot.dashscope.models import choose_model
 from bot.dashscope.ratelimit import RateLimiter
 from bot.replies.render import render
 from bot.wiring import Services
-from storage.models import FACET_CAPTION, FACET_MEDIA
+from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT, TEXT_KIND
 from storage.store import Store
 from tests.pictures import picture
 from tests.support.embedder import FakeEmbeddingClient
@@ -158,6 +158,30 @@ async def test_the_reembedder_retries_service_errors_keeps_gone_files_and_never_
         assert not await reembedder.run_once()  # nothing left: a kept item is not tried again
         assert client.calls == 3
         assert await services.spaces.of(-5) == flash.space
+    finally:
+        await services.stop()
+        await services.close()
+
+
+async def test_text_messages_are_re_embedded_by_their_text_and_switch_under_their_own_facet(tmp_path: Path) -> None:
+    flash = choose_model("tongyi-embedding-vision-flash")
+    client = FakeEmbeddingClient(spec=flash)
+    settings = Settings(telegram_bot_token=Secret("1:x"), dashscope_api_key=Secret("k"),
+                        database_path=tmp_path / "bot.db", embedding_model=flash.name, reembedding=False)
+    services = await Services.start(settings, MemoryGateway(files={}), render, client=client)  # type: ignore[arg-type]
+    try:
+        old_model = "multimodal-embedding-v1@1024"
+        text = await services.store.items.add(
+            new_item(-5, 1, kind=TEXT_KIND, file_id="", file_unique_id="text:-5:1", caption="words words words words",
+                     model=old_model, route="text"), {FACET_TEXT: random_unit_vectors(1, 1024)[0]})
+        reembedder = Reembedder(store=services.store.reembedding, embedding=services.spaces.embedding_in(flash.space),
+                                health=services.health, budget_per_minute=120,
+                                timings=ReembedTimings(retry_seconds=0.01))
+        assert await reembedder.run_once()
+        assert client.calls == 1 and await services.spaces.of(-5) == flash.space
+        async with services.store.db.read() as conn:
+            rows = list(await conn.execute_fetchall("SELECT facet, model FROM vectors WHERE item_id = ?", (text.id,)))
+        assert [tuple(row) for row in rows] == [(FACET_TEXT, flash.space)]
     finally:
         await services.stop()
         await services.close()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from storage import segments
-from storage.models import FACET_CAPTION, FACET_MEDIA
+from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT
 from storage.store import Store
 from storage.vectors import VectorBlock
 from tests.support.storage import TEST_MODEL, new_item, open_store, random_unit_vectors
@@ -205,3 +206,32 @@ async def test_a_chat_keeps_one_dimension_per_model(store: Store) -> None:
         await store.items.add(new_item(1, 2), {FACET_MEDIA: [1.0, 0.0, 0.0]})
     assert await store.items.by_message(1, 2) is None
     assert len(await store.items.load_vectors(1, TEST_MODEL)) == 1
+
+
+async def test_a_text_message_has_only_a_text_vector_and_an_edit_replaces_it(store: Store) -> None:
+    text = await store.items.add(new_item(5, 1, kind="text", caption="hello there all of you"), {FACET_TEXT: [1, 0]})
+    await store.items.set_text(text.id, "goodbye now all of you", [0, 3])
+
+    assert (await store.items.get(text.id)) == replace(text, caption="goodbye now all of you")
+    assert _as_dict(await _assert_loads_truth(store, 5)).keys() == {(text.id, FACET_TEXT)}
+    np.testing.assert_allclose(_as_dict(await store.items.load_vectors(5, TEST_MODEL))[(text.id, FACET_TEXT)], [0, 1])
+
+
+async def test_of_kind_lists_one_chats_texts_for_forgetting_them(store: Store) -> None:
+    vectors = random_unit_vectors(4 * ROWS_PER_SEGMENT, DIM, seed=3)
+    kept, texts = [], []
+    for n, vector in enumerate(vectors):
+        if n % 2:
+            texts.append(await store.items.add(new_item(5, n, kind="text"), {FACET_TEXT: vector}))
+        else:
+            kept.append(await store.items.add(new_item(5, n), {FACET_MEDIA: vector}))
+    other_chat = await store.items.add(new_item(6, 1, kind="text"), {FACET_TEXT: vectors[0]})
+    assert await _segment_count(store, 5) > 0
+
+    assert await store.items.of_kind(5, "text") == texts
+    assert await store.items.count_kind(5, "text") == len(texts)
+    assert await store.items.forget(await store.items.of_kind(5, "text"), now=1) == len(texts)
+
+    assert await store.items.of_kind(5, "text") == [] and await store.items.count_kind(5, "photo") == len(kept)
+    assert {item_id for item_id, _facet in _as_dict(await _assert_loads_truth(store, 5))} == {i.id for i in kept}
+    assert await store.items.of_kind(6, "text") == [other_chat]

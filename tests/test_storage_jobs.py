@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.jobs import JobRepository
+from storage.jobs import TEXT_EDIT_JOB, TEXT_JOB, JobRepository
 from storage.models import JobState
 from storage.store import Store
 from tests.support.storage import open_store
@@ -20,7 +20,11 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def _enqueue(store: Store, key: str, chat_id: int, now: int = 100) -> int:
-    job = await store.jobs.enqueue(key, chat_id, "media", {"key": key}, now=now)
+    return await _enqueue_kind(store, key, chat_id, "media", now)
+
+
+async def _enqueue_kind(store: Store, key: str, chat_id: int, kind: str, now: int = 100) -> int:
+    job = await store.jobs.enqueue(key, chat_id, kind, {"key": key}, now=now)
     assert job is not None
     return job.id
 
@@ -48,6 +52,21 @@ async def test_claim_takes_only_the_oldest_unfinished_job_of_each_chat(store: St
 
     await store.jobs.complete(a1)
     assert [job.id for job in await store.jobs.claim(now=100, limit=10)] == [a2]
+
+
+async def test_text_jobs_are_a_lane_of_their_own_claimed_many_per_chat(store: Store) -> None:
+    media = await _enqueue(store, "m1", 1)
+    texts = [await _enqueue_kind(store, f"t{n}", 1, kind) for n, kind in enumerate((TEXT_JOB, TEXT_JOB, TEXT_EDIT_JOB))]
+    later_media = await _enqueue(store, "m2", 1)
+    other_chat_text = await _enqueue_kind(store, "t-other", 2, TEXT_JOB)
+
+    claimed = await store.jobs.claim(now=100, limit=10)
+    assert [job.id for job in claimed] == [media]  # texts neither join nor block the media lane
+    lane = await store.jobs.claim_texts(now=100, limit=3)
+    assert [job.id for job in lane] == texts
+    assert [job.id for job in await store.jobs.claim_texts(now=100, limit=10)] == [other_chat_text]
+    await store.jobs.complete(media)
+    assert [job.id for job in await store.jobs.claim(now=100, limit=10)] == [later_media]
 
 
 async def test_claim_respects_limit_and_due_time(store: Store) -> None:

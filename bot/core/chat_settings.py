@@ -1,24 +1,27 @@
-"""/settings: how a chat is alerted and how long it keeps its items, shown and changed by admins, typed or by buttons.
+"""/settings: how a chat is alerted, how long it keeps its items and whether its text messages are indexed, shown and
+changed by admins, typed or by buttons.
 
 A typed threshold is not applied at once: it answers with a preview of what it would do (bot.core.calibration)
-and a button applies it. Every other change applies at once and says what changed.
+and a button applies it. Every other change applies at once and says what changed. Turning text indexing off offers
+to delete the messages stored meanwhile (a button, for admins).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.core.calibration import Calibration
-from bot.core.ports import ChatStore, FeedbackStore
-from bot.core.results import Audience, ChatLists, Decision, SettingsProblem, SettingsView
-from storage.models import ChatSettings
+from bot.core.ports import ChatStore, FeedbackStore, ItemStore
+from bot.core.results import Audience, ChatLists, Decision, SettingsProblem, SettingsView, TextsDeleted
+from storage.models import TEXT_KIND, ChatSettings
 
 MIN_THRESHOLD_PERCENT = 50
 MAX_THRESHOLD_PERCENT = 100
 MAX_LEEWAY_HOURS = 24 * 30
 _SWITCHES = {"on": True, "off": False, "开": True, "关": False}
-_SWITCH_FIELDS = {"stickers": "alert_stickers", "gifs": "alert_animations"}
+_SWITCH_FIELDS = {"stickers": "alert_stickers", "gifs": "alert_animations", "text": "text_indexing"}
 _KEEP_FOREVER = frozenset({"off", "关", "forever"})
 MAX_RETENTION_DAYS = 36500
 
@@ -67,7 +70,7 @@ def _retention(value: str) -> Parsed:
 
 def parse_settings_args(args: list[str], *, preview_threshold: bool = True) -> Parsed:
     """`[]` shows; `threshold 93|0.93|default`, `stickers on|off`, `gifs on|off`, `alert reply|reaction|off`,
-    `leeway 24`, `language auto|en|zh`, `retention 365|off` change."""
+    `leeway 24`, `language auto|en|zh`, `retention 365|off`, `text on|off` change."""
     if not args:
         return Parsed({})
     if len(args) != 2:
@@ -91,9 +94,10 @@ def changed_fields(before: ChatSettings, after: ChatSettings) -> tuple[str, ...]
 
 
 class SettingsService:
-    def __init__(self, chats: ChatStore, feedback: FeedbackStore, calibration: Calibration, *,
+    def __init__(self, chats: ChatStore, feedback: FeedbackStore, calibration: Calibration, items: ItemStore, *,
                  default_threshold: float) -> None:
         self._chats = chats
+        self._items = items
         self._feedback = feedback
         self._calibration = calibration
         self._default_threshold = default_threshold
@@ -133,10 +137,19 @@ class SettingsService:
         if parsed.problem is not None or not parsed.changes:
             return await self._view(to, before, problem=parsed.problem, edit=edit)
         after = await self._chats.update_settings(chat_id, **parsed.changes)
-        return await self._view(to, after, changed=changed_fields(before, after), edit=edit)
+        texts_off = before.text_indexing and not after.text_indexing
+        stored = await self._items.count_kind(chat_id, TEXT_KIND) if texts_off else 0
+        return await self._view(to, after, changed=changed_fields(before, after), edit=edit, texts_to_delete=stored)
 
     async def _view(self, to: Audience, settings: ChatSettings, *, edit: int | None,
-                    problem: SettingsProblem | None = None, changed: tuple[str, ...] = ()) -> SettingsView:
+                    problem: SettingsProblem | None = None, changed: tuple[str, ...] = (),
+                    texts_to_delete: int = 0) -> SettingsView:
         ignored = len(await self._feedback.ignored(to.chat.id))
         return SettingsView(to, settings, self._default_threshold, problem=problem, changed=changed, edit=edit,
-                            ignored=ignored)
+                            ignored=ignored, texts_to_delete=texts_to_delete)
+
+    async def delete_texts(self, to: Audience) -> TextsDeleted:
+        """The chat's stored messages are forgotten as /forget would (every trace, and a tombstone so that a replay or
+        an edit never brings one back); media items stay."""
+        texts = await self._items.of_kind(to.chat.id, TEXT_KIND)
+        return TextsDeleted(to, await self._items.forget(texts, now=int(time.time())))

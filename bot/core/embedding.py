@@ -55,7 +55,7 @@ class EmbeddingClient(Protocol):
 
     async def embed(self, contents: list[ContentInput]) -> EmbedResult: ...
 
-    async def embed_text(self, text: str) -> TextEmbedding: ...
+    async def embed_text(self, text: str, *, wait: float | None = None) -> TextEmbedding: ...
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,11 @@ class EmbeddingService:
         return MediaVectors(result.vectors[0], result.vectors[1] if caption else None, prepared.route, spend,
                             from_cache=False)
 
-    async def text(self, text: str, payer: Payer) -> tuple[np.ndarray, Spend]:
-        """A caption or a query; texts are batched with others by the client, and pay their share."""
+    async def text(self, text: str, payer: Payer, *, wait: float | None = None) -> tuple[np.ndarray, Spend]:
+        """A caption, a query or a chat message; texts are batched with others by the client (waiting up to `wait`
+        seconds for company), and each pays its share of the request."""
         await self._caps.check(payer.chat_id, payer.user_id)
-        embedded = await self._reported(self._client.embed_text(text))
+        embedded = await self._reported(self._client.embed_text(text, wait=wait))
         return embedded.vector, await self._record(Spend(1.0 / embedded.batch_size, embedded.usage), payer)
 
     async def _record(self, spend: Spend, payer: Payer) -> Spend:

@@ -26,7 +26,7 @@ from bot.core.ports import ChatStore, FeedbackStore, ItemStore, JobQueue, StatsS
 from bot.core.repost import AlertPacer, alerts_enabled_for, repost_threshold, repost_verdict
 from bot.core.results import Audience, Decision, FirstSeen, Hit, Matches, QueuedWhilePaused, RepostFound
 from bot.core.spaces import ModelSpaces
-from bot.core.types import IncomingMedia
+from bot.core.types import ChatRef, IncomingMedia
 from bot.observability import metrics
 from storage.items import ForgottenMessage
 from storage.models import FACET_CAPTION, FACET_MEDIA, Item, Job, NewItem
@@ -80,7 +80,7 @@ class IngestService:
         self._albums = albums
         self._feedback = feedback
         self._filter = alert_filter
-        self.on_enqueued: Callable[[], None] = _nothing
+        self.on_enqueued: Callable[[], None] = no_wake
         """Set by the worker pool: called when a job was stored, so that it starts now rather than at a poll."""
 
     async def accept(self, incoming: IncomingMedia) -> Job | None:
@@ -121,7 +121,7 @@ class IngestService:
         decision = await self._decide(_rebased(incoming, job.chat_id), item, vector,
                                       first_time=job.reply_state is None)
         if decision is not None:
-            await self._deliver_tracked(job, decision)
+            await deliver_tracked(self._jobs, self._delivery, job, decision)
 
     async def _store_item(self, incoming: IncomingMedia) -> tuple[Item, np.ndarray]:
         """Embedded with the model the chat's index uses now, so the repost check compares like with like; an item
@@ -207,17 +207,6 @@ class IngestService:
             return FirstSeen(to)
         return Matches(to, hits[:PRIVATE_MATCHES], spare=hits[PRIVATE_MATCHES:])
 
-    async def _deliver_tracked(self, job: Job, decision: Decision) -> None:
-        """Sent or given up, the job is done: a reply never holds the chat's queue. Only the chat's fate (removed,
-        moved) propagates, and the reply may then be tried again where the chat went."""
-        await self._jobs.set_reply_state(job.id, REPLY_SENDING)
-        try:
-            sent = await self._delivery.send(decision)
-        except Exception:
-            await self._jobs.set_reply_state(job.id, REPLY_RETRY)
-            raise
-        await self._jobs.set_reply_state(job.id, REPLY_SENT if sent else REPLY_GIVEN_UP)
-
     async def _apply_edit(self, incoming: IncomingMedia) -> None:
         """A replaced file is re-embedded; a changed caption gets a new caption vector (or loses it)."""
         item = await self._items.by_message(incoming.chat.id, incoming.message_id)
@@ -242,7 +231,19 @@ class IngestService:
         await self._items.set_caption(item.id, incoming.caption, vector)
 
 
-def _nothing() -> None:
+async def deliver_tracked(jobs: JobQueue, delivery: Delivery, job: Job, decision: Decision) -> None:
+    """Sent or given up, the job is done: a reply never holds the chat's queue. Only the chat's fate (removed,
+    moved) propagates, and the reply may then be tried again where the chat went."""
+    await jobs.set_reply_state(job.id, REPLY_SENDING)
+    try:
+        sent = await delivery.send(decision)
+    except Exception:
+        await jobs.set_reply_state(job.id, REPLY_RETRY)
+        raise
+    await jobs.set_reply_state(job.id, REPLY_SENT if sent else REPLY_GIVEN_UP)
+
+
+def no_wake() -> None:
     """No worker pool to wake (tests, tools that only enqueue)."""
 
 
@@ -251,11 +252,13 @@ def _payer(incoming: IncomingMedia) -> Payer:
 
 
 def _rebased(incoming: IncomingMedia, chat_id: int) -> IncomingMedia:
+    return replace(incoming, chat=answering_chat(incoming.chat, chat_id))
+
+
+def answering_chat(chat: ChatRef, chat_id: int) -> ChatRef:
     """Where to answer: a job queued before a group→supergroup migration carries the old chat, whose id still
     addresses the stored message, while the reply must go to the new chat (the job row's id)."""
-    if incoming.chat.id == chat_id:
-        return incoming
-    return replace(incoming, chat=replace(incoming.chat, id=chat_id, type="supergroup"))
+    return chat if chat.id == chat_id else replace(chat, id=chat_id, type="supergroup")
 
 
 def _new_item(incoming: IncomingMedia, embedded: MediaVectors, model: str) -> NewItem:

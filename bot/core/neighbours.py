@@ -14,7 +14,7 @@ from bot.core.ports import ItemStore
 from bot.core.results import Hit
 from bot.observability import metrics
 from bot.search.protocol import VectorIndex
-from storage.models import FACET_CAPTION, FACET_MEDIA, Item
+from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT, Item
 
 MEDIA_ONLY = (FACET_MEDIA,)
 
@@ -39,11 +39,12 @@ class Neighbours:
 
     async def by_text(self, chat_id: int, vector: np.ndarray, *, k: int, image_floor: float,
                       caption_floor: float) -> list[Hit]:
-        """Text against pictures and against captions, each with its own floor: text-to-text cosines run much
-        higher than text-to-image ones, so one floor would let any caption match any query. An item found both
-        ways appears once, with its better score."""
+        """Text against pictures, and against captions and messages, each with its own floor: text-to-text cosines
+        run much higher than text-to-image ones, so one floor would let any caption match any query. An item found
+        both ways appears once, with its better score."""
         by_media = await self.nearest(chat_id, vector, k=k, min_score=image_floor, facets=MEDIA_ONLY)
-        by_caption = await self.nearest(chat_id, vector, k=k, min_score=caption_floor, facets=(FACET_CAPTION,))
+        by_caption = await self.nearest(chat_id, vector, k=k, min_score=caption_floor,
+                                        facets=(FACET_CAPTION, FACET_TEXT))
         best: dict[int, Hit] = {}
         for hit in by_media + by_caption:
             if hit.item.id not in best or hit.score > best[hit.item.id].score:

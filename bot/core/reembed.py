@@ -16,13 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.core.embedding import EmbeddingService, Payer
+import numpy as np
+
+from bot.core.embedding import EmbeddingService, Payer, Spend
 from bot.core.health import EmbeddingHealth
 from bot.core.ports import ReembedStore
 from bot.core.results import ReembedProgress
 from bot.core.types import FileRef, MediaKind, MediaRef
 from bot.errors import Disposition, Failure
-from storage.models import Item
+from storage.models import TEXT_KIND, Item
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +168,7 @@ class Reembedder:
                 continue
             started = self._clock()
             try:
-                embedded = await self._embedding.media(_media_of(item), item.caption, Payer(item.chat_id, None))
+                own, caption, spend = await self._embedded(item)
             except Exception as exc:
                 wait = self._after_failure(item, exc, attempt)
                 if wait is None:
@@ -175,10 +177,19 @@ class Reembedder:
                 await asyncio.sleep(wait)
                 attempt += 1
                 continue
-            await self._store.stage(item, self.target, embedded.media, embedded.caption)
-            self.requests += embedded.spend.requests
-            self._rates.add(self._clock() - started, embedded.spend.usage.tokens)
+            await self._store.stage(item, self.target, own, caption)
+            self.requests += spend.requests
+            self._rates.add(self._clock() - started, spend.usage.tokens)
             return
+
+    async def _embedded(self, item: Item) -> tuple[np.ndarray, np.ndarray | None, Spend]:
+        """The item's own vector (its media's, or a text message's text's) and its caption's, in the new model."""
+        payer = Payer(item.chat_id, None)
+        if item.kind == TEXT_KIND:
+            vector, spend = await self._embedding.text(item.caption or "", payer)
+            return vector, None, spend
+        embedded = await self._embedding.media(_media_of(item), item.caption, payer)
+        return embedded.media, embedded.caption, embedded.spend
 
     def _after_failure(self, item: Item, exc: Exception, attempt: int) -> float | None:
         """Seconds to wait before trying the item again, or None: keep it on its old vectors."""

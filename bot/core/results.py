@@ -178,6 +178,8 @@ class SettingsView:
     edit: int | None = None
     ignored: int = 0
     """Size of the ignore list (its button shows it)."""
+    texts_to_delete: int = 0
+    """Text indexing was just turned off and this many messages are stored: offer (to admins) to delete them."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,14 @@ class Greeting:
 
     to: Audience
     sees_media: bool
+
+
+@dataclass(frozen=True)
+class TextsDeleted:
+    """An admin asked to delete the chat's stored messages; `count` were deleted."""
+
+    to: Audience
+    count: int
 
 
 @dataclass(frozen=True)
@@ -338,6 +348,6 @@ class PressOutcome:
 
 
 Decision = (RepostFound | AlbumReposts | FirstSeen | Matches | NoMatches | ItemFailed | CommandFailed
-            | QueuedWhilePaused | OperatorAlert | Report | SettingsView | NotAllowed | NotYours | NothingStored
-            | ConfirmationAsked | Forgotten | Purged | PersonalData | PrivacyNotice | ThresholdPreview | ChatLists
-            | Greeting | ResultsExpired)
+            | QueuedWhilePaused | OperatorAlert | Report | SettingsView | TextsDeleted | NotAllowed | NotYours
+            | NothingStored | ConfirmationAsked | Forgotten | Purged | PersonalData | PrivacyNotice | ThresholdPreview
+            | ChatLists | Greeting | ResultsExpired)

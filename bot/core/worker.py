@@ -2,6 +2,10 @@
 
 Jobs live in the database, so memory stays bounded however long the queue grows and a restart resumes what was
 unfinished. While embedding is paused (bot.core.health), one job at a time is let through as a probe.
+
+Text messages have a lane of their own, as wide as two of the model's batches: each text job mostly waits for its
+batch to fill, so many run at once (one batch filling while the previous one is in flight) without taking a worker
+from the media.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ class JobHandler(Protocol):
 
 class JobRunner:
     def __init__(self, jobs: JobQueue, handler: JobHandler, policy: FailurePolicy, health: EmbeddingHealth, *,
-                 workers: int) -> None:
+                 workers: int, texts: JobHandler | None = None, text_lane: int = 0) -> None:
         self._jobs = jobs
         self._handler = handler
+        self._texts = texts
+        self._text_lane = text_lane if texts is not None else 0
+        self._running_texts: set[asyncio.Task[None]] = set()
         self._policy = policy
         self._health = health
         self._workers = workers
@@ -53,7 +60,7 @@ class JobRunner:
     @property
     def busy(self) -> bool:
         """Some job is in hand in this process."""
-        return bool(self._running)
+        return bool(self._running or self._running_texts)
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop claiming, let in-flight jobs finish within the grace period; the rest stays pending for next time."""
@@ -61,8 +68,9 @@ class JobRunner:
         self._wake.set()
         if self._dispatcher is not None:
             await self._dispatcher
-        if self._running:
-            _done, pending = await asyncio.wait(self._running, timeout=grace_seconds)
+        running = self._running | self._running_texts
+        if running:
+            _done, pending = await asyncio.wait(running, timeout=grace_seconds)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -76,35 +84,44 @@ class JobRunner:
             except Exception:  # e.g. the database is locked or the disk full: keep the loop alive, try again soon
                 log.exception("claiming jobs failed")
                 claimed = []
-            for job in claimed:
-                task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
-                self._running.add(task)
+            for job, handler, lane in claimed:
+                task = asyncio.create_task(self._run(job, handler), name=f"job-{job.id}")
+                lane.add(task)
                 task.add_done_callback(self._job_finished)
             if not claimed:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
 
-    async def _claim(self) -> list[Job]:
-        """As many due jobs as there are free workers; while embedding is paused, only its probe."""
+    async def _claim(self) -> list[tuple[Job, JobHandler, set[asyncio.Task[None]]]]:
+        """As many due jobs as there are free workers, and texts as the text lane has room; while embedding is
+        paused, only its probe (a media job: texts wait for the service to work again)."""
         free = self._workers - len(self._running)
         breaker = self._health.breaker
-        if free <= 0 or not breaker.allow():
+        if not breaker.allow():
             return []
-        if not breaker.is_open:
-            return await self._jobs.claim(now=int(time.time()), limit=free)
-        probe = await self._jobs.claim(now=int(time.time()), limit=1)
-        self._probe_ids.update(job.id for job in probe)
-        return probe
+        now = int(time.time())
+        if breaker.is_open:
+            probe = await self._jobs.claim(now=now, limit=1) if free > 0 else []
+            self._probe_ids.update(job.id for job in probe)
+            return [(job, self._handler, self._running) for job in probe]
+        media = await self._jobs.claim(now=now, limit=free) if free > 0 else []
+        claimed = [(job, self._handler, self._running) for job in media]
+        text_room = self._text_lane - len(self._running_texts)
+        if self._texts is not None and text_room > 0:
+            texts = await self._jobs.claim_texts(now=now, limit=text_room)
+            claimed += [(job, self._texts, self._running_texts) for job in texts]
+        return claimed
 
     def _job_finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        self._running_texts.discard(task)
         self._wake.set()
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, handler: JobHandler) -> None:
         probe = job.id in self._probe_ids
         try:
-            await self._handler.run(job)
+            await handler.run(job)
         except asyncio.CancelledError:
             raise  # shutdown: the job is still 'running' in the DB and is resumed at the next start
         except Exception as exc:

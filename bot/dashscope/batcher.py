@@ -1,7 +1,9 @@
 """Coalesce texts from concurrent callers into one request.
 
 One request per `/search` would spend the per-second quota quickly; texts arriving within a few
-milliseconds of each other ride together, up to the model's element limit.
+milliseconds of each other ride together, up to the model's element limit. A caller that can wait longer says so
+(`wait`): chat messages being indexed accept up to a couple of seconds, so a busy minute of several chats costs a
+few requests, while a person's query still leaves within its own short window, taking the waiting texts along.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ class TextBatcher:
         self._window = window
         self._pending = _Batch()
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
         self._running: set[asyncio.Task[None]] = set()
 
-    async def submit(self, text: str) -> TextEmbedding:
+    async def submit(self, text: str, *, wait: float | None = None) -> TextEmbedding:
+        """The text's vector; the request leaves when the batch is full or at the earliest deadline of its texts
+        (`wait` seconds from now, the batcher's own short window when not given)."""
         if not text.strip():
             # Refused here so one empty query cannot fail the other callers' batch.
             raise InvalidInput("empty text")
@@ -44,10 +49,14 @@ class TextBatcher:
         waiter: asyncio.Future[TextEmbedding] = loop.create_future()
         self._pending.texts.append(text)
         self._pending.waiters.append(waiter)
+        deadline = loop.time() + (self._window if wait is None else wait)
         if len(self._pending.texts) >= self._max_batch:
             self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self._window, self._flush)
+        elif self._deadline is None or deadline < self._deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._deadline = deadline
+            self._timer = loop.call_at(deadline, self._flush)
         return await waiter
 
     async def aclose(self) -> None:
@@ -60,6 +69,7 @@ class TextBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._deadline = None
         batch, self._pending = self._pending, _Batch()
         if batch.texts:
             task = asyncio.get_running_loop().create_task(self._send(batch))

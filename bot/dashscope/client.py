@@ -99,9 +99,10 @@ class DashScopeClient:
 
         return await self._with_retries("embed", send_once)
 
-    async def embed_text(self, text: str) -> TextEmbedding:
-        """Embed one text, batched with texts from concurrent callers into a single request."""
-        return await self._batcher.submit(text)
+    async def embed_text(self, text: str, *, wait: float | None = None) -> TextEmbedding:
+        """Embed one text, batched with texts from concurrent callers into a single request; `wait` is how long
+        this text may wait for others (the batcher's short window when not given)."""
+        return await self._batcher.submit(text, wait=wait)
 
     async def upload(self, data: bytes, filename: str, content_type: str) -> str:
         """Upload media for this model through DashScope's temporary storage; returns `oss://<key>`."""

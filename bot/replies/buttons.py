@@ -2,7 +2,8 @@
 
 Data is at most 64 bytes and names things, never state: `a:<verb>:<new item id>:<original item id>` under an alert,
 `s:<setting>:<value>` under /settings (the typed form's names, so a press and a command parse alike),
-`m:<question token>:<page>` under /similar and /search results. Other features use their own prefixes.
+`m:<question token>:<page>` under /similar and /search results, `texts:delete` under /settings when text indexing
+was just turned off. Other features use their own prefixes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from storage.models import ChatSettings
 ALERT_PREFIX = "a:"
 SETTINGS_PREFIX = "s:"
 MORE_PREFIX = "m:"
+DELETE_TEXTS = "texts:delete"
 NOT_A_REPOST = "n"
 IGNORE = "i"
 PRESET_THRESHOLDS = (("btn_strict", 97), ("btn_normal", 95), ("btn_loose", 90))
@@ -40,10 +42,11 @@ class SettingsPress:
     value: str
 
 
-def alert_buttons(new_item_id: int, earlier_item_id: int, lang: Lang) -> Rows:
+def alert_buttons(new_item_id: int, earlier_item_id: int, lang: Lang, *, message: bool = False) -> Rows:
+    """`message`: the alert is copypasta, so the original to ignore is a message, not a picture."""
     pair = f"{new_item_id}:{earlier_item_id}"
     return ((ButtonOut(t("btn_not_repost", lang), f"{ALERT_PREFIX}{NOT_A_REPOST}:{pair}"),
-             ButtonOut(t("btn_ignore", lang), f"{ALERT_PREFIX}{IGNORE}:{pair}")),)
+             ButtonOut(t("btn_ignore_message" if message else "btn_ignore", lang), f"{ALERT_PREFIX}{IGNORE}:{pair}")),)
 
 
 def parse_alert_press(data: str) -> AlertPress | None:
@@ -72,7 +75,8 @@ def _button(label: str, verb: str, value: object, chosen: bool = False) -> Butto
 
 
 def settings_buttons(settings: ChatSettings, threshold: float, ignored: int, lang: Lang) -> Rows:
-    """Presets, alert style, leeway, sticker/GIF switches, language, the ignore list; the current choice ticked."""
+    """Presets, alert style, leeway, sticker/GIF/text switches, language, the ignore list; the current choice
+    ticked."""
     on_off = {True: "off", False: "on"}  # a switch offers the other state
     return (
         tuple(_button(t(key, lang), "threshold", value, round(threshold * 100) == value)
@@ -84,11 +88,17 @@ def settings_buttons(settings: ChatSettings, threshold: float, ignored: int, lan
         (_button(t("btn_stickers", lang, value=t("on" if settings.alert_stickers else "off", lang)), "stickers",
                  on_off[settings.alert_stickers]),
          _button(t("btn_gifs", lang, value=t("on" if settings.alert_animations else "off", lang)), "gifs",
-                 on_off[settings.alert_animations])),
+                 on_off[settings.alert_animations]),
+         _button(t("btn_texts", lang, value=t("on" if settings.text_indexing else "off", lang)), "text",
+                 on_off[settings.text_indexing])),
         tuple(_button(t(f"language_{code}", lang), "language", code, settings.language == code)
               for code in LANGUAGES),
         (_button(t("btn_lists", lang, count=ignored), "lists", ""),),
     )
+
+
+def delete_texts_button(count: int, lang: Lang) -> tuple[ButtonOut, ...]:
+    return (ButtonOut(t("texts_delete_button", lang, count=count), DELETE_TEXTS),)
 
 
 def apply_button(threshold_percent: str, lang: Lang) -> Rows:

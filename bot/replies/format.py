@@ -14,12 +14,13 @@ from bot.core.importer import IMPORTED_FILE_ID
 from bot.core.results import Hit
 from bot.core.types import ButtonOut, ChatRef, MediaOut, Outgoing
 from bot.replies.i18n import Lang, t
-from storage.models import Item
+from storage.models import TEXT_KIND, Item
 
 __all__ = ["Hit", "album_repost_alert", "matches_reply", "message_link", "percent", "repost_alert", "text_reply",
            "threshold_percent"]
 
 MAX_QUERY_ECHO = 80
+MAX_EXCERPT = 200
 
 
 CAPTIONED_KINDS = frozenset({"photo", "video", "animation", "image_document", "video_document", "document"})
@@ -58,8 +59,16 @@ def who(item: Item, lang: Lang) -> str:
 
 
 def escape_query(query: str) -> str:
-    short = query if len(query) <= MAX_QUERY_ECHO else query[: MAX_QUERY_ECHO - 1] + "…"
-    return html.escape(short)
+    return html.escape(_shortened(query, MAX_QUERY_ECHO))
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def excerpt(item: Item) -> str:
+    """A stored message as a quote: the start of its text, escaped."""
+    return f"<blockquote>{html.escape(_shortened(item.caption or '', MAX_EXCERPT))}</blockquote>"
 
 
 def link_html(chat: ChatRef, item: Item, lang: Lang) -> str:
@@ -89,6 +98,8 @@ def hit_caption(chat: ChatRef, hit: Hit, lang: Lang) -> str:
 
 def repost_text(chat: ChatRef, hit: Hit, lang: Lang) -> str:
     values = {"who": who(hit.item, lang), "when": when(hit.item.date), "link": link_html(chat, hit.item, lang)}
+    if hit.item.kind == TEXT_KIND:
+        return t("copypasta", lang, score=percent(hit.score), **values)
     if hit.identical:
         return t("repost_identical", lang, **values)
     return t("repost_similar", lang, score=percent(hit.score), **values)
@@ -122,16 +133,22 @@ def matches_reply(chat: ChatRef, reply_to: int | None, hits: Sequence[Hit], head
                   buttons: tuple[tuple[ButtonOut, ...], ...] = ()) -> Outgoing:
     """The matched media themselves (an album when several), each captioned with %, poster, date, link and how
     many copies of it were folded in; items imported from an export have no file to send and are listed under the
-    header, each by its link."""
+    header, each by its link, and messages as a quoted excerpt above theirs."""
     media = tuple(MediaOut(kind=h.item.kind, file_id=h.item.file_id, caption_html=hit_caption(chat, h, lang))
                   for h in hits if sendable(h.item))
-    listed = [f"• {hit_caption(chat, h, lang)}" for h in hits if not sendable(h.item)]
+    listed = [_listed(chat, h, lang) for h in hits if not sendable(h.item)]
     return Outgoing(chat_id=chat.id, reply_to=reply_to, text_html="\n".join([header_html, *listed]), media=media,
                     buttons=buttons)
 
 
+def _listed(chat: ChatRef, hit: Hit, lang: Lang) -> str:
+    line = f"• {hit_caption(chat, hit, lang)}"
+    return f"{excerpt(hit.item)}{line}" if hit.item.kind == TEXT_KIND else line
+
+
 def sendable(item: Item) -> bool:
-    """Items imported from a chat export carry no Telegram file id: they can be linked to, not sent."""
+    """Items imported from a chat export, and messages, carry no Telegram file id: they can be linked to, not
+    sent."""
     return item.file_id != IMPORTED_FILE_ID
 
 

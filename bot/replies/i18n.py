@@ -19,12 +19,15 @@ _TEXTS: dict[str, dict[Lang, str]] = {
             "• /search &lt;words&gt; — find pictures and videos by description\n"
             "• /stats — what I hold for this chat (admins)\n"
             "• /settings — repost threshold, alert options, retention (admins)\n"
-            "• /forget — reply to your media to delete it; /forget me — delete everything you posted here\n"
+            "• /forget — reply to your media or message to delete it; /forget me — delete everything you posted here\n"
             "• /mydata — (in private) what I hold about you, as a file\n"
             "• /purge — delete everything I hold about this chat (admins)\n"
             "• /privacy — exactly what I store and for how long\n\n"
             "<b>What I store:</b> embedding vectors, Telegram file ids, message ids, sender ids and names, captions, "
             "dates. Never the media itself. Kept until deleted with the commands above (or the chat's retention).\n"
+            "<b>Text messages</b> are stored only where admins turn it on (<code>/settings text on</code>): then "
+            "each message of at least 4 words (8 Chinese characters) is kept with its text, vector, sender, date "
+            "and message id, found by /search, and a copy of someone else's message is pointed out.\n"
             "<b>In groups</b> I need privacy mode turned off (via @BotFather, then re-add me) or admin rights to see "
             "the media people post."
         ),
@@ -35,12 +38,15 @@ _TEXTS: dict[str, dict[Lang, str]] = {
             "• /search &lt;文字&gt; — 按描述查找图片和视频\n"
             "• /stats — 本聊天的数据统计（管理员）\n"
             "• /settings — 重复阈值、提醒选项与保留期限（管理员）\n"
-            "• /forget — 回复自己的媒体以删除它；/forget me — 删除您在此发布的全部内容\n"
+            "• /forget — 回复自己的媒体或消息以删除它；/forget me — 删除您在此发布的全部内容\n"
             "• /mydata —（私聊）我保存的关于您的数据，以文件发送\n"
             "• /purge — 删除本聊天的全部数据（管理员）\n"
             "• /privacy — 我保存什么、保存多久\n\n"
             "<b>我保存的内容：</b>向量、Telegram 文件 ID、消息 ID、发送者 ID 和名称、说明文字、日期。从不保存媒体本身。"
             "保存至您用上述命令删除（或本聊天的保留期限到期）。\n"
+            "<b>文字消息</b>仅在管理员开启后保存（<code>/settings text on</code>）："
+            "此后每条至少 4 个词（8 个汉字）的消息会连同文字、向量、发送者、时间和消息 ID 一起保存，"
+            "可被 /search 找到，复制他人消息时会被指出。\n"
             "<b>在群组中</b>我需要关闭隐私模式（通过 @BotFather 设置后重新添加我）或拥有管理员权限才能看到媒体。"
         ),
     },
@@ -198,6 +204,7 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     },
     "btn_not_repost": {"en": "Not a repost", "zh": "不是重复"},
     "btn_ignore": {"en": "Ignore this picture", "zh": "忽略此图片"},
+    "btn_ignore_message": {"en": "Ignore this message", "zh": "忽略此消息"},
     "alert_dismissed": {
         "en": "✅ <b>Not a repost</b>, said {who}: these two won't be called out against each other again.",
         "zh": "✅ <b>不是重复</b>（{who}）：这两条今后不会再互相提醒。",
@@ -219,6 +226,10 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "抱歉，此提醒涉及的媒体已不再保存（本聊天的数据已删除）。",
     },
     "toast_unknown": {"en": "This button no longer does anything.", "zh": "此按钮已失效。"},
+    "copypasta": {
+        "en": "🔁 <b>Copypasta</b>: {score}% the same as a message by {who} on {when}.{link}",
+        "zh": "🔁 <b>复制粘贴</b>：与 {who} 于 {when} 发送的消息相同度 {score}%。{link}",
+    },
     "album_repost_header": {
         "en": "🔁 <b>Reposts in this album</b>:",
         "zh": "🔁 <b>此相册中的重复内容</b>：",
@@ -323,6 +334,19 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": "image:picture|thumbnail:thumbnail|video:video link|clip:short clip|keyframes:keyframes",
         "zh": "image:图片|thumbnail:缩略图|video:视频链接|clip:短片段|keyframes:关键帧",
     },
+    "stats_texts": {
+        "en": "Text indexing: {state} · messages indexed: {count}",
+        "zh": "文字索引：{state} · 已索引消息：{count}",
+    },
+    "texts_delete_offer": {
+        "en": "Text indexing is off: no new messages are stored. {count} messages are still stored.",
+        "zh": "文字索引已关闭：不再保存新消息。仍保存着 {count} 条消息。",
+    },
+    "texts_delete_button": {"en": "Delete the {count} stored messages", "zh": "删除已保存的 {count} 条消息"},
+    "texts_deleted": {
+        "en": "🗑 Deleted {count} stored messages of this chat (media items stay).",
+        "zh": "🗑 已删除本聊天保存的 {count} 条消息（媒体不受影响）。",
+    },
     "stats_failures": {"en": "Recent failures:", "zh": "最近的失败："},
     "stats_none": {"en": "none", "zh": "无"},
     "stats_reembedding": {
@@ -340,21 +364,24 @@ _TEXTS: dict[str, dict[Lang, str]] = {
         "en": (
             "<b>Settings</b>\nRepost threshold: {threshold}%{default}\nAlert style: {style}\n"
             "Own reposts allowed within: {leeway} h\nAlerts for stickers: {stickers}\nAlerts for GIFs: {gifs}\n"
-            "Alert language: {language}\nRetention: {retention}\n\nTap a button, or type "
+            "Alert language: {language}\nRetention: {retention}\nText messages indexed: {texts}\n\nTap a button, "
+            "or type "
             "<code>/settings threshold 93</code> (50–100 %, previewed first), "
             "<code>/settings threshold default</code>, "
             "<code>/settings alert reply|reaction|off</code>, <code>/settings leeway 24</code> (0–720 h), "
             "<code>/settings stickers on|off</code>, <code>/settings gifs on|off</code>, "
-            "<code>/settings language auto|en|zh</code>, <code>/settings retention 365|off</code> (days)."
+            "<code>/settings language auto|en|zh</code>, <code>/settings retention 365|off</code> (days), "
+            "<code>/settings text on|off</code>."
         ),
         "zh": (
             "<b>设置</b>\n重复阈值：{threshold}%{default}\n提醒方式：{style}\n本人重发不提醒时限：{leeway} 小时\n"
-            "贴纸提醒：{stickers}\nGIF 提醒：{gifs}\n提醒语言：{language}\n保留期限：{retention}\n\n"
+            "贴纸提醒：{stickers}\nGIF 提醒：{gifs}\n提醒语言：{language}\n保留期限：{retention}\n"
+            "文字消息索引：{texts}\n\n"
             "点按按钮，或输入 <code>/settings threshold 93</code>（50–100 %，先预览）、"
             "<code>/settings threshold default</code>、<code>/settings alert reply|reaction|off</code>、"
             "<code>/settings leeway 24</code>（0–720 小时）、<code>/settings stickers on|off</code>、"
             "<code>/settings gifs on|off</code>、<code>/settings language auto|en|zh</code>、"
-            "<code>/settings retention 365|off</code>（天）。"
+            "<code>/settings retention 365|off</code>（天）、<code>/settings text on|off</code>。"
         ),
     },
     "settings_changed": {"en": "✅ Changed: {what}.", "zh": "✅ 已修改：{what}。"},
@@ -378,6 +405,7 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     "field_alert_animations": {"en": "GIF alerts {value}", "zh": "GIF 提醒 {value}"},
     "field_language": {"en": "alert language {value}", "zh": "提醒语言 {value}"},
     "field_retention_days": {"en": "retention {value}", "zh": "保留期限 {value}"},
+    "field_text_indexing": {"en": "text indexing {value}", "zh": "文字索引 {value}"},
     "style_reply": {"en": "reply", "zh": "回复"},
     "style_reaction": {"en": "reaction", "zh": "表情回应"},
     "style_off": {"en": "off", "zh": "关闭"},
@@ -393,6 +421,7 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     "btn_leeway": {"en": "Own reposts: {hours} h", "zh": "本人重发：{hours} 小时"},
     "btn_stickers": {"en": "Stickers: {value}", "zh": "贴纸：{value}"},
     "btn_gifs": {"en": "GIFs: {value}", "zh": "GIF：{value}"},
+    "btn_texts": {"en": "Texts: {value}", "zh": "文字：{value}"},
     "btn_lists": {"en": "Ignore list ({count})", "zh": "忽略列表（{count}）"},
     "btn_back": {"en": "« Settings", "zh": "« 设置"},
     "btn_undo": {"en": "Undo #{n}", "zh": "撤销 #{n}"},

@@ -38,6 +38,7 @@ from bot.core.results import (
     RepostFound,
     ResultsExpired,
     SettingsView,
+    TextsDeleted,
     ThresholdPreview,
 )
 from bot.core.types import ChatRef, Outgoing
@@ -46,6 +47,7 @@ from bot.replies import format as fmt
 from bot.replies.failures import failure_text
 from bot.replies.i18n import Lang, language_of, names, t
 from bot.replies.stats import changes_text, chat_stats_text, settings_text
+from storage.models import TEXT_KIND
 
 COMMAND_PROBLEM_KEYS = {"slow": "command_slow", "account": "command_account"}
 OPERATOR_PAUSE_KEYS = {"DimensionMismatch": "operator_dimension"}
@@ -70,7 +72,8 @@ def _repost(decision: RepostFound) -> Outgoing:
         return Outgoing(chat_id=to.chat.id, reply_to=_reply_to(to), reaction=REPOST_REACTION)
     lang = _lang(to)
     return fmt.repost_alert(to.chat, _reply_to(to), decision.hit, lang,
-                            buttons.alert_buttons(decision.item_id, decision.hit.item.id, lang))
+                            buttons.alert_buttons(decision.item_id, decision.hit.item.id, lang,
+                                                  message=decision.hit.item.kind == TEXT_KIND))
 
 
 def _album(decision: AlbumReposts) -> Outgoing:
@@ -132,6 +135,9 @@ def _settings(decision: SettingsView) -> Outgoing:
     threshold = decision.settings.repost_threshold
     rows = buttons.settings_buttons(decision.settings, decision.default_threshold if threshold is None else threshold,
                                     decision.ignored, lang)
+    if decision.texts_to_delete:
+        text = f"{text}\n\n{t('texts_delete_offer', lang, count=decision.texts_to_delete)}"
+        rows = (buttons.delete_texts_button(decision.texts_to_delete, lang), *rows)
     return Outgoing(chat_id=to.chat.id, reply_to=None if decision.edit else to.reply_to, text_html=text,
                     buttons=rows, edit=decision.edit)
 
@@ -223,6 +229,7 @@ _RENDERERS: dict[type[Any], Callable[[Any], Outgoing]] = {
     SettingsView: _settings,
     ThresholdPreview: _preview,
     ChatLists: _lists,
+    TextsDeleted: lambda d: _text(d.to, t("texts_deleted", _lang(d.to), count=d.count)),
     NotAllowed: lambda d: _text(d.to, t("not_admin", _lang(d.to))),
     NotYours: lambda d: _text(d.to, t("forget_not_yours", _lang(d.to))),
     NothingStored: lambda d: _text(d.to, t("forget_nothing", _lang(d.to))),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from bot.core.results import ReembedProgress
 from bot.replies.format import threshold_percent
 from bot.replies.i18n import Lang, names, t
-from storage.models import ChatSettings, ChatStats, Job
+from storage.models import TEXT_KIND, ChatSettings, ChatStats, Job
 
 
 def _counts(counts: dict[str, int], table: str, lang: Lang) -> str:
@@ -41,6 +41,7 @@ def settings_values(settings: ChatSettings, default_threshold: float, lang: Lang
         "language": t(f"language_{settings.language}", lang),
         "retention": (t("retention_forever", lang) if settings.retention_days is None
                       else t("retention_days", lang, days=settings.retention_days)),
+        "texts": t("on" if settings.text_indexing else "off", lang),
     }
 
 
@@ -60,6 +61,8 @@ def chat_stats_text(title: str, stats: ChatStats, index_size: int, failures: Seq
     if settings is not None:
         lines.append(t("stats_feedback", lang, dismissed=stats.alerts_dismissed, ignored=stats.ignored,
                        reposters=_posters(stats.top_reposters, lang), **settings_values(*settings, lang)))
+        lines.append(t("stats_texts", lang, state=t("on" if settings[0].text_indexing else "off", lang),
+                       count=stats.items_by_kind.get(TEXT_KIND, 0)))
     if reembedding is not None:
         lines.append(reembedding_text(reembedding, lang))
     if failures:
@@ -87,5 +90,5 @@ def changes_text(settings: ChatSettings, default_threshold: float, changed: Sequ
     shown = {"repost_threshold": f"{values['threshold']}%", "alert_style": values["style"],
              "own_repost_hours": values["leeway"], "alert_stickers": values["stickers"],
              "alert_animations": values["gifs"], "language": values["language"],
-             "retention_days": values["retention"]}
+             "retention_days": values["retention"], "text_indexing": values["texts"]}
     return t("settings_changed", lang, what=", ".join(t(f"field_{name}", lang, value=shown[name]) for name in changed))

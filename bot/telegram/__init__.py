@@ -8,6 +8,7 @@ import logging
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler, MessageHandler, filters
 
+from bot.replies.buttons import DELETE_TEXTS
 from bot.telegram.chat_events import chat_migrated, my_chat_member
 from bot.telegram.commands import (
     help_command,
@@ -26,11 +27,16 @@ from bot.telegram.privacy import (
     privacy_command,
     purge_command,
 )
+from bot.telegram.texts import delete_texts_pressed, text_message
 
 log = logging.getLogger(__name__)
 
 MEDIA = (filters.PHOTO | filters.VIDEO | filters.ANIMATION | filters.VIDEO_NOTE | filters.Sticker.ALL
          | filters.Document.ALL)
+# New and edited text messages of groups (not channel posts; private chats get a hint instead); commands are
+# answered by their handlers.
+TEXTS = (filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS
+         & (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE))
 UNSUPPORTED_IN_PRIVATE = filters.ChatType.PRIVATE & (filters.AUDIO | filters.VOICE | filters.CONTACT
                                                      | filters.LOCATION | filters.POLL)
 PLAIN_TEXT_IN_PRIVATE = (filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT
@@ -61,6 +67,9 @@ def register(application: BotApp) -> None:
     application.add_handler(MessageHandler(MEDIA, media_message))
     application.add_handler(MessageHandler(UNSUPPORTED_IN_PRIVATE, unsupported_message))
     application.add_handler(MessageHandler(PLAIN_TEXT_IN_PRIVATE, private_text))
+    application.add_handler(MessageHandler(TEXTS, text_message))
+    application.add_handler(CallbackQueryHandler(delete_texts_pressed, pattern=f"^{DELETE_TEXTS}$",
+                                                 block=False))
     application.add_handler(ChatMemberHandler(my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(CallbackQueryHandler(alert_pressed, pattern=r"^a:", block=False))
     application.add_handler(CallbackQueryHandler(settings_pressed, pattern=r"^s:", block=False))

@@ -53,7 +53,8 @@ class FakeEmbeddingClient:
         return EmbedResult(vectors=vectors, types=["x"] * len(vectors), usage=Usage(input_tokens=len(contents)),
                            request_id=f"req-{self.calls}")
 
-    async def embed_text(self, text: str) -> TextEmbedding:
+    async def embed_text(self, text: str, *, wait: float | None = None) -> TextEmbedding:
+        """Unbatched: each text is its own request, whatever it may wait."""
         result = await self.embed([TextInput(text)])
         return TextEmbedding(result.vectors[0], result.usage, batch_size=1)
 
