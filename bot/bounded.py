@@ -44,6 +44,10 @@ class ExpiringMap(Generic[K, V]):
             return None
         return value
 
+    def pop(self, key: K) -> None:
+        """Forget `key` now (its value went stale before its time)."""
+        self._entries.pop(key, None)
+
     def put(self, key: K, value: V) -> None:
         """Store (or refresh) `key`; it expires `ttl` seconds from now."""
         now = self._clock()

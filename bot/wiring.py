@@ -188,6 +188,7 @@ class _Models:
         self.indexes = self._registry(client.spec.space)
         self.spaces = ModelSpaces(client.spec.space, store.reembedding, embedding_for=self._embedding_for,
                                   index_for=self._index_for)
+        store.items.add_listener(self.spaces)
         background = self._sibling(client.spec.space, background=True)
         self.reembedder = Reembedder(store=store.reembedding, embedding=self._embedding_on(background), health=health,
                                      budget_per_minute=settings.dashscope_rpm)

@@ -257,3 +257,22 @@ async def test_a_confirmation_expires_and_is_pressed_once(core: Core, monkeypatc
 class NoAdmins:
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
         return False
+
+
+async def test_a_chats_model_space_is_looked_up_once_until_the_chat_is_reset(core: Core,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    store = core.services.store
+    lookups: list[int] = []
+    chat_model = store.reembedding.chat_model
+
+    async def counted(chat_id: int, active: str) -> str:
+        lookups.append(chat_id)
+        return await chat_model(chat_id, active)
+
+    monkeypatch.setattr(store.reembedding, "chat_model", counted)
+    spaces = core.services.spaces
+    assert await spaces.of(GROUP.id) == await spaces.of(GROUP.id) == spaces.active
+    assert lookups == [GROUP.id]  # remembered: the count by tag grows with the chat
+    await core.services.lifecycle.migrated(GROUP.id, GROUP.id - 1)  # a bulk change commits a ChatsReset
+    await spaces.of(GROUP.id)
+    assert lookups == [GROUP.id, GROUP.id]

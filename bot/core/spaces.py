@@ -4,6 +4,10 @@ Vectors of two models (or two dimensions of one) cannot be compared, so a chat i
 tag most of its items carry (`storage.reembedding.ReembeddingRepository.chat_model`), the old one until its
 re-embedding switches it, for repost checks, /similar, and the query embeddings of /search alike. Each space gets
 its own embedding service and index, made once on first use.
+
+Finding a chat's space counts its items by tag, which grows with the chat, so the answer is remembered: a chat
+changes space only when its items are switched, moved or purged in bulk, and those commit a `ChatsReset` event that
+drops the remembered answer (the expiry is only a safety net).
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ from typing import Generic, TypeVar
 
 import numpy.typing as npt
 
+from bot.bounded import ExpiringMap
 from bot.core.embedding import EmbeddingService
 from bot.core.ports import SpaceStore
 from bot.search.protocol import SearchHit, VectorIndex
+from storage.items import ChatsReset, ItemEvent
+
+SPACE_MEMORY_SECONDS = 300.0
+SPACE_MEMORY_CHATS = 10_000
 
 T = TypeVar("T")
 
@@ -40,9 +49,20 @@ class ModelSpaces:
         self._store = store
         self._embedding_for = _PerSpace(embedding_for)
         self._index_for = _PerSpace(index_for)
+        self._chat_spaces: ExpiringMap[int, str] = ExpiringMap(SPACE_MEMORY_SECONDS, SPACE_MEMORY_CHATS)
 
     async def of(self, chat_id: int) -> str:
-        return await self._store.chat_model(chat_id, self.active)
+        space = self._chat_spaces.get(chat_id)
+        if space is None:
+            space = await self._store.chat_model(chat_id, self.active)
+            self._chat_spaces.put(chat_id, space)
+        return space
+
+    def on_item_event(self, event: ItemEvent) -> None:
+        """A chat switched, moved or purged: its space is looked up again."""
+        if isinstance(event, ChatsReset):
+            for chat_id in event.chat_ids:
+                self._chat_spaces.pop(chat_id)
 
     async def embedding(self, chat_id: int) -> EmbeddingService:
         return self._embedding_for(await self.of(chat_id))
