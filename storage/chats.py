@@ -24,12 +24,11 @@ from storage.per_chat_tables import SETTINGS_COLUMNS
 log = logging.getLogger(__name__)
 
 _SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(ChatSettings))
-_COLUMN_NAMES = SETTINGS_COLUMNS
-"""The settings columns of `chats`, named as the ChatSettings fields, in the order of the statements below."""
-_SELECT_SETTINGS = f"SELECT {', '.join(_COLUMN_NAMES)} FROM chats WHERE chat_id = ?"  # noqa: S608 - constant names
+_COLUMNS = ", ".join(SETTINGS_COLUMNS)
+_SELECT_SETTINGS = f"SELECT {_COLUMNS} FROM chats WHERE chat_id = ?"  # noqa: S608 - constant column names
 _UPSERT_SETTINGS = (
-    f"INSERT INTO chats (chat_id, {', '.join(_COLUMN_NAMES)}) VALUES ({', '.join('?' * (len(_COLUMN_NAMES) + 1))}) "  # noqa: S608
-    "ON CONFLICT (chat_id) DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in _COLUMN_NAMES)
+    f"INSERT INTO chats (chat_id, {_COLUMNS}) VALUES ({', '.join('?' * (len(SETTINGS_COLUMNS) + 1))}) "  # noqa: S608
+    "ON CONFLICT (chat_id) DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in SETTINGS_COLUMNS)
 )
 ALERT_STYLES = frozenset({"reply", "reaction", "off"})
 LANGUAGES = frozenset({"auto", "en", "zh"})
@@ -53,7 +52,7 @@ class ChatRepository:
         async with self._db.transaction() as conn:
             current = await _read_settings(conn, chat_id)
             updated = _validated(dataclasses.replace(current, **changes))
-            await conn.execute(_UPSERT_SETTINGS, (chat_id, *(getattr(updated, name) for name in _COLUMN_NAMES)))
+            await conn.execute(_UPSERT_SETTINGS, (chat_id, *(getattr(updated, name) for name in SETTINGS_COLUMNS)))
         return updated
 
     async def remember_title(self, chat_id: int, title: str) -> None:

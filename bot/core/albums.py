@@ -18,7 +18,6 @@ from bot.core.delivery import Delivery
 from bot.core.repost import AlertPacer
 from bot.core.results import AlbumReposts, Audience, Hit
 from bot.core.types import IncomingMedia
-from bot.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +113,7 @@ class AlbumCollector:
         if album.waiting:
             log.info("album alert sent before every item reported", extra={"chat_id": chat_id})
         reposts = album.reposts()
-        if not reposts:
-            return
-        if not self._pacer.try_acquire(chat_id):
-            metrics.ALERTS_DROPPED.inc()
+        if not reposts or not self._pacer.try_acquire(chat_id):
             return
         first_message_id = min(album.expected | album.hits.keys())
         try:

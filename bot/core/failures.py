@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 
 from bot.core.delivery import Delivery
 from bot.core.health import EmbeddingHealth
-from bot.core.ingest import audience
+from bot.core.ingest import audience, tell_if_paused
 from bot.core.lifecycle import ChatLifecycle
 from bot.core.ports import ChatMoved, JobQueue, StatsStore, TransientTelegramError
-from bot.core.results import ItemFailed, QueuedWhilePaused
+from bot.core.results import ItemFailed
 from bot.core.types import IncomingMedia
 from bot.dashscope.errors import EmbeddingError
 from bot.errors import Disposition, Failure
@@ -114,8 +114,8 @@ class FailurePolicy:
         delay = max(1.0, breaker.seconds_to_probe()) + (breaker.probe_interval if probe else 0.0)
         await self._jobs.postpone(job.id, at=int(time.time() + delay), error=f"paused: {reason}")
         incoming = _ingested(job)
-        if incoming is not None and incoming.chat.type == "private" and self._health.first_notice(job.chat_id):
-            await self._delivery.send_quietly(QueuedWhilePaused(audience(incoming)))
+        if incoming is not None:
+            await tell_if_paused(self._health, self._delivery, incoming)
 
     async def _fail_item(self, job: Job, exc: Exception, _probe: bool) -> None:
         await self._fail(job, _reason(exc), exc)

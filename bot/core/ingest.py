@@ -62,6 +62,13 @@ def audience(incoming: IncomingMedia) -> Audience:
     return Audience(incoming.chat, incoming.message_id, incoming.sender.language)
 
 
+async def tell_if_paused(health: EmbeddingHealth, delivery: Delivery, incoming: IncomingMedia) -> None:
+    """A person in a private chat whose new media waits for paused embedding is told so, once per pause and chat:
+    when the media arrives, or when its job is the one that found the service down."""
+    if incoming.chat.type == "private" and incoming.edit_date is None and health.first_notice(incoming.chat.id):
+        await delivery.send_quietly(QueuedWhilePaused(audience(incoming)))
+
+
 class IngestService:
     def __init__(self, *, items: ItemStore, jobs: JobQueue, chats: ChatStore, stats: StatsStore,
                  spaces: ModelSpaces, neighbours: Neighbours, health: EmbeddingHealth, delivery: Delivery,
@@ -93,13 +100,8 @@ class IngestService:
             return None
         self.on_enqueued()
         self._albums.expect(incoming)
-        await self._tell_if_paused(incoming)
+        await tell_if_paused(self._health, self._delivery, incoming)
         return job
-
-    async def _tell_if_paused(self, incoming: IncomingMedia) -> None:
-        if incoming.chat.type == "private" and incoming.edit_date is None and self._health.first_notice(
-                incoming.chat.id):
-            await self._delivery.send_quietly(QueuedWhilePaused(audience(incoming)))
 
     async def run(self, job: Job) -> None:
         incoming = IncomingMedia.from_payload(job.payload)
@@ -173,8 +175,6 @@ class IngestService:
         if verdict is None:
             return None
         if not self._pacer.try_acquire(item.chat_id):
-            metrics.ALERTS_DROPPED.inc()
-            log.info("repost alert dropped by pacing", extra={"chat_id": item.chat_id})
             return None
         spare = sorted((hit for hit in candidates if hit is not verdict and hit.score >= threshold),
                        key=lambda hit: -hit.score)

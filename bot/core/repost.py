@@ -6,13 +6,17 @@ and GIFs repeat by nature, so each chat decides whether they are called out (sti
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
 from bot.bounded import ExpiringMap
 from bot.core.results import Hit
+from bot.observability import metrics
 from storage.models import ChatSettings
+
+log = logging.getLogger(__name__)
 
 PACER_WINDOW_SECONDS = 60.0
 PACER_MAX_CHATS = 10_000
@@ -60,6 +64,8 @@ class AlertPacer:
         while window and now - window[0] >= PACER_WINDOW_SECONDS:
             window.popleft()
         if len(window) >= self._per_minute:
+            metrics.ALERTS_DROPPED.inc()
+            log.info("alert dropped by pacing", extra={"chat_id": chat_id})
             return False
         window.append(now)
         self._sent.put(chat_id, window)

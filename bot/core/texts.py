@@ -185,8 +185,6 @@ class TextIngest:
         if settings.alert_style == "off":
             return
         if not self._pacer.try_acquire(item.chat_id):
-            metrics.ALERTS_DROPPED.inc()
-            log.info("copypasta alert dropped by pacing", extra={"chat_id": item.chat_id})
             return
         language = incoming.sender.language if settings.language == "auto" else settings.language
         to = Audience(answering_chat(incoming.chat, job.chat_id), incoming.message_id, language)
