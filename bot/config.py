@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dotenv import dotenv_values
 
@@ -68,6 +68,9 @@ class Settings:
     embedding_dimension: int | None = None
     """None: the model's default dimension."""
     database_path: Path = Path("data/mediabot.db")
+    """The SQLite file (the default backend); unused when `postgres_dsn` is set."""
+    postgres_dsn: Secret | None = None
+    """DATABASE_URL=postgresql://…: PostgreSQL with pgvector instead of SQLite. A Secret: it may hold a password."""
     bot_admin_ids: frozenset[int] = frozenset()
     log_level: str = "INFO"
     # Similarity policy (cosine). No official thresholds exist, so they are conservative and configurable.
@@ -128,12 +131,22 @@ class Settings:
         return None if self.telegram_local_mode else 20 * 1024 * 1024
 
 
-def _parse_database_url(value: str) -> Path:
-    """`sqlite:///rel/path.db` is relative to the working directory, `sqlite:////abs/path.db` absolute."""
+def _parse_database_url(value: str) -> Path | Secret:
+    """`sqlite:///rel/path.db` is relative to the working directory, `sqlite:////abs/path.db` absolute;
+    `postgresql://user:password@host:port/dbname` (or `postgres://`) selects PostgreSQL."""
+    if re.match(r"^postgres(ql)?://[^/\s]+/[^/\s]+", value):
+        return Secret(value)
     prefix = "sqlite:///"
     if not value.startswith(prefix) or len(value) == len(prefix):
-        raise ValueError("expected sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        raise ValueError("expected sqlite:///relative/path.db, sqlite:////absolute/path.db or "
+                         "postgresql://user:password@host:port/dbname")
     return Path(value[len(prefix):])
+
+
+def _database(url: Path | Secret) -> dict[str, Any]:
+    if isinstance(url, Secret):
+        return {"postgres_dsn": url}
+    return {"database_path": url}
 
 
 def _parse_admin_ids(value: str) -> frozenset[int]:
@@ -264,6 +277,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
     env = merged_environment(os.environ if environ is None else environ, dotenv_path)
     r = _Reader(env)
     defaults = Settings(telegram_bot_token=Secret("0:x"), dashscope_api_key=Secret("x"))
+    default_database: Path | Secret = defaults.database_path
     return _check_dimension(Settings(
         telegram_bot_token=r.required("TELEGRAM_BOT_TOKEN", _parse_token),
         dashscope_api_key=r.required("DASHSCOPE_API_KEY", Secret),
@@ -271,7 +285,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path = 
         dashscope_base_url=r.optional("DASHSCOPE_BASE_URL", _parse_url, defaults.dashscope_base_url),
         embedding_model=r.optional("EMBEDDING_MODEL", _parse_model, defaults.embedding_model),
         embedding_dimension=r.optional("EMBEDDING_DIMENSION", _dimension, None),
-        database_path=r.optional("DATABASE_URL", _parse_database_url, defaults.database_path),
+        **_database(r.optional("DATABASE_URL", _parse_database_url, default_database)),
         bot_admin_ids=r.optional("BOT_ADMIN_IDS", _parse_admin_ids, defaults.bot_admin_ids),
         log_level=r.optional("LOG_LEVEL", _parse_choice(LOG_LEVELS), defaults.log_level),
         repost_threshold=r.optional("REPOST_THRESHOLD", _fraction, defaults.repost_threshold),

@@ -21,11 +21,34 @@ from bot.telegram.app import BotApp, build_application
 from bot.wiring import Services
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
+from tests.support.postgres import ThrowawayPostgres, migrated_template
 from tests.support.waiting import until_idle
 
 TOKEN = "123456:TEST-token_abc"
 API_KEY = "sk-test-key-0123456789"
 QUIET_POLLS = 5
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[ThrowawayPostgres]:
+    """One throwaway PostgreSQL (with pgvector) per test process, started on first use, stopped at the end."""
+    server = ThrowawayPostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: ThrowawayPostgres) -> str:
+    return asyncio.run(migrated_template(postgres_server))
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: ThrowawayPostgres, postgres_template: str) -> str:
+    """A fresh, migrated database of its own for one test."""
+    return postgres_server.dsn(postgres_server.new_database(template=postgres_template))
 
 
 @pytest.fixture

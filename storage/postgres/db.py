@@ -1,0 +1,103 @@
+"""A pool of PostgreSQL connections, and the rules every PostgreSQL repository follows to use it.
+
+Unlike the single SQLite connection, each transaction here has a connection of its own, so tasks run truly in
+parallel and several processes share the database. Consistency comes from PostgreSQL itself (row locks, `SKIP
+LOCKED`, unique constraints, `ON CONFLICT`), never from an in-process lock. `after_commit` callbacks (in-process
+listeners) run once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Self, TypeAlias
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+from storage.postgres.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+POOL_MIN = 1
+POOL_MAX = 10
+COMMAND_TIMEOUT_SECONDS = 60.0
+
+AfterCommit = Callable[[], None]
+Connection: TypeAlias = Any
+"""An `asyncpg.Connection` (asyncpg ships no type information)."""
+
+
+class PgDatabase:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str, *, pool_max: int = POOL_MAX) -> Self:
+        """Migrates first, on a connection of its own: the pool's connections register the `vector` codec, which
+        needs the extension the first migration creates."""
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        pool = await asyncpg.create_pool(dsn, min_size=POOL_MIN, max_size=pool_max, init=_init_connection,
+                                         command_timeout=COMMAND_TIMEOUT_SECONDS)
+        log.info("database open", extra={"backend": "postgresql"})
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One transaction on a connection of its own; COMMIT, then the `after_commit` callbacks; ROLLBACK on any
+        exception (including cancellation)."""
+        async with self.pool.acquire() as conn:
+            work = Transaction(conn)
+            async with conn.transaction():
+                yield work
+            for callback in work.callbacks:
+                callback()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        """A consistent snapshot for reads of several statements."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield conn
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        """One statement on its own (autocommit)."""
+        async with self.pool.acquire() as conn:
+            return list(await conn.fetch(query, *args))
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        async with self.pool.acquire() as conn:
+            return str(await conn.execute(query, *args))
+
+    async def ping(self) -> None:
+        """Raises when the database cannot answer (health checks)."""
+        await self.fetchval("SELECT 1")
+
+    async def reclaim(self) -> None:
+        """Deleted rows' space is PostgreSQL's autovacuum's to reuse; nothing to do by hand."""
+
+
+class Transaction:
+    """The connection of one open transaction, and what to run once it commits."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.callbacks: list[AfterCommit] = []
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        self.callbacks.append(callback)
+
+
+async def _init_connection(conn: Connection) -> None:
+    await register_vector(conn)
