@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,6 +120,15 @@ def test_answer_has_one_shuffled_embedding_per_content_with_usage(fake: FakeDash
     assert all(len(item["embedding"]) == 1024 for item in items)
     assert payload["usage"] == {"input_tokens": 6, "image_tokens": 896, "image_count": 1, "duration": 0}
     assert payload["request_id"] == response.headers["x-request-id"]
+
+
+def test_each_request_records_when_it_arrived(fake: FakeDashScope, http: httpx.Client) -> None:
+    before = time.monotonic()
+    post_embed(http, fake, [{"text": "first"}])
+    between = time.monotonic()
+    post_embed(http, fake, [{"text": "second"}])
+    first, second = fake.embed_requests
+    assert before <= first.at <= between <= second.at <= time.monotonic()
 
 
 @pytest.mark.parametrize(

@@ -357,6 +357,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     json: Any = None
+    at: float = 0.0
+    """When the request arrived (time.monotonic), so tests can check request rates across processes."""
 
 
 @dataclass(frozen=True)
@@ -1038,6 +1040,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
             json=parsed,
+            at=time.monotonic(),
         )
 
     def _read_body(self) -> bytes:
