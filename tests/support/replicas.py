@@ -88,9 +88,9 @@ class Telegram:
 
 def start_replica(tg: FakeBotAPI, ds: FakeDashScope, database_url: str, folder: Path, **extra: str) -> Replica:
     port = free_port()
-    env = bot_environment(tg, ds, folder / "unused.db", DATABASE_URL=database_url, LOG_LEVEL="INFO",
-                          WEBHOOK_URL=f"https://bot.example.org{HOOK}", WEBHOOK_LISTEN=f"127.0.0.1:{port}",
-                          WEBHOOK_SECRET=SECRET, **extra)
+    env = bot_environment(tg, ds, folder / "unused.db", **{
+        "DATABASE_URL": database_url, "LOG_LEVEL": "INFO", "WEBHOOK_URL": f"https://bot.example.org{HOOK}",
+        "WEBHOOK_LISTEN": f"127.0.0.1:{port}", "WEBHOOK_SECRET": SECRET, **extra})
     process = start_bot(env, folder)
     return Replica(port, process, drained(process))
 
