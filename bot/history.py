@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.breaker import CircuitBreaker
 from bot.core.health import EmbeddingHealth
-from bot.core.import_estimate import Estimate, estimate
+from bot.core.import_estimate import Estimate, Stored, estimate
 from bot.core.importer import ChatChoice, HistoryImporter, ImportStopped, ImportTally, chosen, target
 from bot.core.local_files import FolderFiles
 from bot.core.types import ChatRef
@@ -126,7 +126,8 @@ class Chooser:
 
 async def _dry_run(export: Export, chooser: Chooser, store: Store, settings: Settings) -> int:
     try:
-        result = await estimate(read(export), chooser, FolderFiles(export.folder), store.items)
+        result = await estimate(read(export), chooser, FolderFiles(export.folder),
+                                Stored(store.items, store.reembedding, settings.embedding.space))
     except ExportError as exc:
         print(f"import-history: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -141,7 +142,8 @@ def _estimate_text(result: Estimate, rpm: int) -> str:
     kinds = ", ".join(f"{kind} {count}" for kind, count in result.by_kind.most_common())
     lines = [
         f"messages by kind: {kinds or 'none'}",
-        f"media files present: {result.files_present} (already imported or seen live: {result.already_present})",
+        f"media files present: {result.files_present} (already imported or seen live: {result.already_present}; "
+        f"imported on an older model, to re-embed: {result.to_reembed})",
         f"exported without their file: {result.without_file}",
         f"API requests: {result.requests}",
         f"tokens (estimated): {result.image_tokens} image, {result.text_tokens} text; video: "

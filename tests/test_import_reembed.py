@@ -151,3 +151,18 @@ async def test_reembedding_waits_for_live_jobs_like_the_import(
     await store.jobs.complete(job.id)
     await store.close()
     assert await task == EXIT_DONE and requests_of(fake_ds, NEW_MODEL) == 3
+
+
+async def test_a_dry_run_counts_the_items_to_reembed_and_their_requests(
+        make_settings: Any, fake_ds: FakeDashScope, imported_on_v1: tuple[ExportBuilder, Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _export, folder = imported_on_v1
+    capsys.readouterr()
+    assert await import_history(make_settings(EMBEDDING_MODEL=NEW_MODEL), str(folder), "--dry-run") == EXIT_DONE
+    out = capsys.readouterr().out
+    assert "already imported or seen live: 0; imported on an older model, to re-embed: 3" in out
+    assert "API requests: 3" in out and requests_of(fake_ds, NEW_MODEL) == 0
+    assert await import_history(make_settings(), str(folder), "--dry-run") == EXIT_DONE  # on the same model
+    out = capsys.readouterr().out
+    assert "already imported or seen live: 3; imported on an older model, to re-embed: 0" in out
+    assert "API requests: 0" in out

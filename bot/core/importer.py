@@ -131,6 +131,12 @@ _STOPPING = {Disposition.OVER_CAP: "the daily request cap is reached (pass --ign
 """What stops a run (anything but a failure of the item itself); a later run continues where this one stopped."""
 
 
+async def needs_reembedding(item: Item, target: str, staging: ImportedReembedStore) -> bool:
+    """An imported item the configured model (`target`) has not embedded yet; live items are the running bot's."""
+    return (item.file_id == IMPORTED_FILE_ID and item.model != target
+            and not await staging.is_staged(item.id, target))
+
+
 class HistoryImporter:
     def __init__(self, *, items: ItemStore, chats: ChatStore, staging: ImportedReembedStore,
                  embedding: EmbeddingService, files: FolderFiles, traffic: LiveTraffic,
@@ -199,7 +205,7 @@ class HistoryImporter:
     async def _media(self, chat: ChatRef, message: ExportMessage, tally: ImportTally) -> None:
         stored = await self._items.by_message(chat.id, message.id)
         if stored is not None:
-            if await self._on_old_model(stored):
+            if await needs_reembedding(stored, self._target, self._staging):
                 assert message.path is not None  # embeddable
                 await self._attempt(chat.id, message.id, tally, partial(self._reembed_one, stored, message.path, tally))
             else:
@@ -225,11 +231,6 @@ class HistoryImporter:
                 tally.failed[str(exc) or exc.message_key] += 1
             log.info("message not imported", extra={"chat_id": chat_id, "message_id": message_id,
                                                     "reason": str(exc), "key": exc.message_key})
-
-    async def _on_old_model(self, item: Item) -> bool:
-        """An imported item the configured model has not embedded yet (live items are the running bot's)."""
-        return (item.file_id == IMPORTED_FILE_ID and item.model != self._target
-                and not await self._staging.is_staged(item.id, self._target))
 
     async def _reembed_one(self, item: Item, relative: str, tally: ImportTally) -> None:
         """The item's file, read from the export at `relative`, embedded with the configured model and staged."""
