@@ -1,5 +1,8 @@
-"""`python -m bot import-history PATH [--chat-id ID] [--dry-run] [--ignore-caps]`: a chat's past from a Telegram
-Desktop export, through the same embedding path as the running bot (same configuration and database).
+"""`python -m bot import-history PATH [--chat-id ID] [--dry-run] [--ignore-caps] [--reembed]`: a chat's past from a
+Telegram Desktop export, through the same embedding path as the running bot (same configuration and database).
+
+After a change of model, the same command run again re-embeds the chat's imported items from the export (the running
+bot has no export to read them from); `--reembed` does only that, from the paths recorded at import.
 
 Exit codes: 0 done (messages that could not be imported are counted, not fatal), 2 bad arguments, configuration or
 an unreadable export (a truncated file: what came before the break is kept), 4 stopped before the end (daily cap,
@@ -13,6 +16,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.breaker import CircuitBreaker
 from bot.core.health import EmbeddingHealth
-from bot.core.import_estimate import Estimate, estimate
+from bot.core.import_estimate import Estimate, Stored, estimate
 from bot.core.importer import ChatChoice, HistoryImporter, ImportStopped, ImportTally, chosen, target
 from bot.core.local_files import FolderFiles
 from bot.core.types import ChatRef
@@ -50,6 +54,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                     "whole-account export)")
     parser.add_argument("--dry-run", action="store_true", help="only count and estimate; no API call")
     parser.add_argument("--ignore-caps", action="store_true", help="lift the daily request caps for this run")
+    parser.add_argument("--reembed", action="store_true",
+                        help="only re-embed, with the configured model, the chat's imported items still on an older "
+                             "one, from the files recorded at import (a plain import of the export does this too)")
     return parser.parse_args(argv)  # argparse exits 2 with a usage line on bad arguments
 
 
@@ -81,6 +88,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         chooser = Chooser(ChatChoice(args.chat_id, frozenset(await store.chats.known_ids())))
         if args.dry_run:
             return await _dry_run(export, chooser, store, settings)
+        if args.reembed:
+            return await _reembed(export, chooser, store, settings, ignore_caps=args.ignore_caps)
         return await _import(export, chooser, store, settings, ignore_caps=args.ignore_caps)
     finally:
         await store.close()
@@ -117,7 +126,8 @@ class Chooser:
 
 async def _dry_run(export: Export, chooser: Chooser, store: Store, settings: Settings) -> int:
     try:
-        result = await estimate(read(export), chooser, FolderFiles(export.folder), store.items)
+        result = await estimate(read(export), chooser, FolderFiles(export.folder),
+                                Stored(store.items, store.reembedding, settings.embedding.space))
     except ExportError as exc:
         print(f"import-history: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -132,7 +142,8 @@ def _estimate_text(result: Estimate, rpm: int) -> str:
     kinds = ", ".join(f"{kind} {count}" for kind, count in result.by_kind.most_common())
     lines = [
         f"messages by kind: {kinds or 'none'}",
-        f"media files present: {result.files_present} (already imported or seen live: {result.already_present})",
+        f"media files present: {result.files_present} (already imported or seen live: {result.already_present}; "
+        f"imported on an older model, to re-embed: {result.to_reembed})",
         f"exported without their file: {result.without_file}",
         f"API requests: {result.requests}",
         f"tokens (estimated): {result.image_tokens} image, {result.text_tokens} text; video: "
@@ -144,19 +155,42 @@ def _estimate_text(result: Estimate, rpm: int) -> str:
 
 
 async def _import(export: Export, chooser: Chooser, store: Store, settings: Settings, *, ignore_caps: bool) -> int:
-    total = _embeddable_count(export, chooser.choice)
+    tally = ImportTally(total=_embeddable_count(export, chooser.choice))
+
+    async def work(importer: HistoryImporter) -> None:
+        with _Progress(tally.total, "importing") as report:
+            await importer.run(read(export), chooser, tally, report)
+
+    return await _embedding_run(export, chooser, store, settings, tally, work, ignore_caps=ignore_caps)
+
+
+async def _reembed(export: Export, chooser: Chooser, store: Store, settings: Settings, *, ignore_caps: bool) -> int:
+    """The chosen chats' imported items on an older model, from this export's folder, staged for the running bot
+    to switch (it switches a chat within a minute of its last item being ready, or at its next start)."""
+    tally = ImportTally()
+
+    async def work(importer: HistoryImporter) -> None:
+        chat_ids = [chat.id for chat, entry in chosen(read(export), chooser) if entry is None]
+        tally.total = await importer.pending_count(chat_ids)
+        with _Progress(tally.total, "re-embedding") as report:
+            await importer.reembed(chat_ids, tally, report)
+
+    return await _embedding_run(export, chooser, store, settings, tally, work, ignore_caps=ignore_caps)
+
+
+async def _embedding_run(export: Export, chooser: Chooser, store: Store, settings: Settings, tally: ImportTally,
+                         work: Callable[[HistoryImporter], Awaitable[None]], *, ignore_caps: bool) -> int:
+    """An import or a re-embedding: the import's budget (IMPORT_RPM), caps, files and exit codes."""
     client = dashscope_client(settings, settings.import_requests_per_minute)
     health = EmbeddingHealth(CircuitBreaker(), _log_account_trouble)
     files = FolderFiles(export.folder)
     embedding = embedding_service(settings, store, client, files, health, download_limit=None,
                                   caps_lifted=ignore_caps)
-    importer = HistoryImporter(items=store.items, chats=store.chats, embedding=embedding, files=files,
-                               traffic=store.jobs)
-    tally = ImportTally(total=total)
+    importer = HistoryImporter(items=store.items, chats=store.chats, staging=store.reembedding, embedding=embedding,
+                               files=files, traffic=store.jobs)
     code = EXIT_DONE
     try:
-        with _Progress(total) as report:
-            await importer.run(read(export), chooser, tally, report)
+        await work(importer)
     except ImportStopped as exc:
         print(f"import-history: {exc}; run the same command again to continue", file=sys.stderr)
         code = EXIT_STOPPED
@@ -192,8 +226,12 @@ def summary(tally: ImportTally) -> str:
         f"unsupported: {tally.unsupported}",
         f"not media (text, service): {tally.not_media}",
         f"failed: {tally.failed_total}",
+        f"re-embedded for the configured model: {tally.reembedded}",
         f"API requests: {tally.requests:g}",
     ]
+    if tally.without_path:
+        lines.append(f"imported before file paths were recorded (kept on their old model): {tally.without_path}; "
+                     "import their export again without --reembed to re-embed them")
     lines += [f"  {reason} ×{count}" for reason, count in tally.failed.most_common()]
     return "\n".join(lines)
 
@@ -201,8 +239,9 @@ def summary(tally: ImportTally) -> str:
 class _Progress:
     """A bar on a terminal (done / total, rate, ETA, requests); a log line every few seconds otherwise."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, label: str) -> None:
         self._total = total
+        self._label = label
         self._bar: Progress | None = None
         self._task = TaskID(0)
         self._started = time.monotonic()
@@ -210,7 +249,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if sys.stderr.isatty():
-            self._bar = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
+            self._bar = Progress(TextColumn(self._label), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[rate]}"),
                                  TimeRemainingColumn(), TextColumn("{task.fields[requests]} requests"),
                                  transient=False)
@@ -230,7 +269,8 @@ class _Progress:
         elif now - self._logged >= PROGRESS_LOG_SECONDS:
             self._logged = now
             log.info("import progress", extra={"done": tally.done, "total": tally.total, "per_second": round(rate, 2),
-                                               "imported": tally.imported, "requests": tally.requests})
+                                               "imported": tally.imported, "reembedded": tally.reembedded,
+                                               "requests": tally.requests})
 
 
 async def _log_account_trouble(paused_code: str | None) -> None:

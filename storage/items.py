@@ -64,8 +64,8 @@ class ItemListener(Protocol):
 
 _INSERT_ITEM = (
     "INSERT INTO items (id, chat_id, origin_chat_id, message_id, sender_id, sender_name, date, kind, "
-    "file_id, file_unique_id, caption, model, route, media_group_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "file_id, file_unique_id, caption, model, route, media_group_id, source_path) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -371,7 +371,7 @@ def _item_params(item: Item) -> tuple[Any, ...]:
     return (
         item.id, item.chat_id, _origin(item), item.message_id, item.sender_id, item.sender_name,
         item.date, item.kind, item.file_id, item.file_unique_id, item.caption, item.model, item.route,
-        item.media_group_id,
+        item.media_group_id, item.source_path,
     )  # fmt: skip
 
 
@@ -396,4 +396,5 @@ def _item_from_row(row: aiosqlite.Row) -> Item:
         model=row["model"],
         route=row["route"],
         media_group_id=row["media_group_id"],
+        source_path=row["source_path"],
     )

@@ -292,6 +292,14 @@ MODEL_AND_DIMENSION_TAGS = sql(
     "CREATE INDEX reembedded_by_chat ON reembedded (chat_id, model, state)",
 )
 
+IMPORTED_SOURCE_PATHS = sql(
+    # Where an imported item's file is in its Telegram Desktop export, relative to the export folder
+    # (`photos/photo_1@01-02-2024.jpg`), so that `import-history` can read it again after a model switch. NULL for
+    # live items and for items imported before this version. A column, not a side table: it is one fact of the item,
+    # so erasure, moves and purges carry it with the row and nothing can forget it.
+    "ALTER TABLE items ADD COLUMN source_path TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "media items, vectors, segments, embedding cache, chats", MEDIA_SCHEMA),
     Migration(2, "durable job queue and usage counters", QUEUE_AND_USAGE_SCHEMA),
@@ -304,6 +312,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               ADMIN_CONTROLS),
     Migration(8, "vectors tagged model@dimension; re-embedding progress", MODEL_AND_DIMENSION_TAGS),
     Migration(9, "per-chat opt-in indexing of text messages", TEXT_INDEXING_SETTING),
+    Migration(10, "where each imported item's file is in its export", IMPORTED_SOURCE_PATHS),
 )
 
 

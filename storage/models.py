@@ -38,6 +38,8 @@ class NewItem:
     model: str
     route: str
     media_group_id: str | None = None
+    source_path: str | None = None
+    """An imported item's file, relative to its export folder: read again when the chat changes model."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -75,8 +75,43 @@ class ReembeddingRepository:
                         None if caption is None else to_blob(unit_vector(caption)), None)
 
     async def keep(self, item: Item, model: str, reason: str) -> None:
-        """The item cannot be re-embedded (its file is gone): it stays on its old vectors until deleted."""
+        """The item cannot be re-embedded (its file is gone): it stays on its old vectors until deleted.
+
+        Vectors staged meanwhile by another process (`import-history` reading an imported item's export) win."""
         await self._put(item, model, "kept", None, None, reason)
+
+    async def imported_pending(self, chat_id: int, model: str, *, after_id: int, limit: int) -> list[Item]:
+        """The chat's imported items whose export path is known, not on `model` and not staged for it (kept ones
+        included: the running bot keeps them, having no export to read), by id after `after_id`."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT i.id FROM items AS i LEFT JOIN reembedded AS r "
+                "ON r.item_id = i.id AND r.model = :model AND r.state = 'ready' "
+                "WHERE i.chat_id = :chat AND i.source_path IS NOT NULL AND i.model != :model AND r.item_id IS NULL "
+                "AND i.id > :after ORDER BY i.id LIMIT :limit",
+                {"chat": chat_id, "model": model, "after": after_id, "limit": limit},
+            )
+        found = await self._items.get_many([int(row[0]) for row in rows])
+        return [found[item_id] for item_id in sorted(found)]
+
+    async def imported_without_path(self, chat_id: int, model: str) -> int:
+        """Imported items not on `model` whose export path was never recorded (imported by an older version)."""
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT count(*) FROM items WHERE chat_id = ? AND model != ? AND file_id = '' AND kind != ? "
+                "AND source_path IS NULL", (chat_id, model, TEXT_KIND))
+        return int(next(iter(rows))[0])
+
+    async def is_staged(self, item_id: int, model: str) -> bool:
+        async with self._db.read() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT 1 FROM reembedded WHERE item_id = ? AND model = ? AND state = 'ready'", (item_id, model))
+        return bool(rows)
+
+    async def record_source_path(self, item_id: int, path: str) -> None:
+        """Where an imported item's file is in its export, learned again by a later import of it."""
+        async with self._db.transaction() as conn:
+            await conn.execute("UPDATE items SET source_path = ? WHERE id = ?", (path, item_id))
 
     async def switch(self, chat_id: int, model: str) -> int:
         """Give every staged item of the chat its new vectors and tag at once; returns how many switched."""
@@ -113,9 +148,14 @@ class ReembeddingRepository:
                    reason: str | None) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT OR REPLACE INTO reembedded (item_id, chat_id, model, state, media, caption, reason, "
-                "created_at) SELECT id, chat_id, ?, ?, ?, ?, ?, ? FROM items WHERE id = ?",
-                (model, state, media, caption, reason, int(time.time()), item.id),
+                "INSERT INTO reembedded (item_id, chat_id, model, state, media, caption, reason, created_at) "
+                "SELECT id, chat_id, :model, :state, :media, :caption, :reason, :now FROM items WHERE id = :item "
+                "ON CONFLICT (item_id) DO UPDATE SET chat_id = excluded.chat_id, model = excluded.model, "
+                "state = excluded.state, media = excluded.media, caption = excluded.caption, "
+                "reason = excluded.reason, created_at = excluded.created_at "
+                "WHERE NOT (excluded.state = 'kept' AND reembedded.state = 'ready' AND reembedded.model = :model)",
+                {"model": model, "state": state, "media": media, "caption": caption, "reason": reason,
+                 "now": int(time.time()), "item": item.id},
             )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bot.config import Secret, Settings
-from bot.core.reembed import Reembedder, ReembedTimings
+from bot.core.reembed import IMPORTED_REASON, Reembedder, ReembedTimings
 from bot.dashscope.errors import ServerError
 from bot.dashscope.models import choose_model
 from bot.dashscope.ratelimit import RateLimiter
@@ -182,6 +182,63 @@ async def test_text_messages_are_re_embedded_by_their_text_and_switch_under_thei
         async with services.store.db.read() as conn:
             rows = list(await conn.execute_fetchall("SELECT facet, model FROM vectors WHERE item_id = ?", (text.id,)))
         assert [tuple(row) for row in rows] == [(FACET_TEXT, flash.space)]
+    finally:
+        await services.stop()
+        await services.close()
+
+
+async def test_a_keep_never_overwrites_vectors_staged_by_an_import_meanwhile(store: Store) -> None:
+    repo = store.reembedding
+    item, *_ = await repo.next_items(1, NEW, limit=1)
+    await repo.stage(item, NEW, random_unit_vectors(1, 3)[0], None)  # import-history, in its own process
+    await repo.keep(item, NEW, "imported: no Telegram file")  # the bot, which listed the item a moment before
+    (backlog,) = await repo.backlog(NEW, 1)
+    assert (backlog.staged, backlog.kept) == (1, 0)
+    await repo.keep(item, "third-model@2", "file gone")  # a keep towards another target still replaces
+    async with store.db.read() as conn:
+        rows = [tuple(r) for r in await conn.execute_fetchall("SELECT model, state FROM reembedded")]
+    assert rows == [("third-model@2", "kept")]
+
+
+async def test_imported_items_are_listed_by_recorded_path_and_counted_without_one(store: Store) -> None:
+    repo = store.reembedding
+    old = random_unit_vectors(3, 4, seed=5)
+    with_path, without_path, on_new = await store.items.add_many([
+        (new_item(1, 20, file_id="", model=OLD, source_path="photos/a.jpg"), {FACET_MEDIA: old[0]}),
+        (new_item(1, 21, file_id="", model=OLD), {FACET_MEDIA: old[1]}),
+        (new_item(1, 22, file_id="", model=NEW, source_path="photos/c.jpg"), {FACET_MEDIA: old[2][:3]}),
+    ])
+    assert [i.id for i in await repo.imported_pending(1, NEW, after_id=0, limit=10)] == [with_path.id]
+    assert await repo.imported_pending(1, NEW, after_id=with_path.id, limit=10) == []
+    assert await repo.imported_without_path(1, NEW) == 1
+    await repo.keep(with_path, NEW, "imported")  # kept by the bot: still to do for an import
+    assert [i.id for i in await repo.imported_pending(1, NEW, after_id=0, limit=10)] == [with_path.id]
+    await repo.stage(with_path, NEW, random_unit_vectors(1, 3)[0], None)
+    assert await repo.is_staged(with_path.id, NEW) and not await repo.is_staged(without_path.id, NEW)
+    assert await repo.imported_pending(1, NEW, after_id=0, limit=10) == []
+    await repo.record_source_path(without_path.id, "photos/b.jpg")
+    assert (await store.items.get_many([without_path.id]))[without_path.id].source_path == "photos/b.jpg"
+    assert await repo.imported_without_path(1, NEW) == 0 and on_new.source_path == "photos/c.jpg"
+
+
+async def test_the_reembedder_keeps_imported_items_without_asking_telegram(tmp_path: Path) -> None:
+    flash = choose_model("tongyi-embedding-vision-flash")
+    client = FakeEmbeddingClient(spec=flash)
+    # Were the bot to ask for the empty file id, this gateway would hand it a picture.
+    gateway = MemoryGateway(files={"": picture("red", seed=0)})
+    settings = Settings(telegram_bot_token=Secret("1:x"), dashscope_api_key=Secret("k"),
+                        database_path=tmp_path / "bot.db", embedding_model=flash.name, reembedding=False)
+    services = await Services.start(settings, gateway, render, client=client)  # type: ignore[arg-type]
+    try:
+        await services.store.items.add(new_item(-5, 1, file_id="", model="multimodal-embedding-v1@1024",
+                                                source_path="photos/p.jpg"), {FACET_MEDIA: np.ones(1024)})
+        reembedder = Reembedder(store=services.store.reembedding, embedding=services.spaces.embedding_in(flash.space),
+                                health=services.health, budget_per_minute=120)
+        assert await reembedder.run_once()
+        assert client.calls == 0
+        async with services.store.db.read() as conn:
+            rows = [tuple(r) for r in await conn.execute_fetchall("SELECT state, reason FROM reembedded")]
+        assert rows == [("kept", IMPORTED_REASON)]
     finally:
         await services.stop()
         await services.close()

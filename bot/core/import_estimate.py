@@ -1,6 +1,7 @@
 """`import-history --dry-run`: what an import will cost, read from the export alone (no API call).
 
-Requests: one per media message whose file is present and not yet stored (its caption rides in the same request).
+Requests: one per media message whose file is present and not yet stored (its caption rides in the same request),
+or stored from an import but on another model than the configured one (it is re-embedded).
 Tokens are estimated from the media as the routes would send them: a picture at the size `prepare_image` sends it,
 one token per 28×28-pixel patch (the vision models' patch size; the API's own count may differ); a caption about one
 token per 4 characters (one per CJK character); videos are reported in seconds, which is how the API meters them.
@@ -14,9 +15,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from bot.core.importer import chosen
+from bot.core.importer import chosen, needs_reembedding
 from bot.core.local_files import FolderFiles
-from bot.core.ports import ItemStore
+from bot.core.ports import ImportedReembedStore, ItemStore
 from bot.core.types import ChatRef
 from bot.errors import Failure
 from bot.export.chats import ExportChat
@@ -37,6 +38,8 @@ class Estimate:
     unreadable: Counter[str] = field(default_factory=Counter)
     """Files named by the export but missing, outside the folder, or not readable as what they claim."""
     already_present: int = 0
+    to_reembed: int = 0
+    """Imported before, on another model than the configured one: embedded again (counted in `requests`)."""
     requests: int = 0
     image_tokens: int = 0
     text_tokens: int = 0
@@ -47,8 +50,17 @@ class Estimate:
         return self.requests / requests_per_minute
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What the database already holds, and the model an import would embed with."""
+
+    items: ItemStore
+    staging: ImportedReembedStore
+    target: str
+
+
 async def estimate(entries: Iterable[Entry], choose: Callable[[ExportChat], ChatRef | None], files: FolderFiles,
-                   items: ItemStore) -> Estimate:
+                   stored: Stored) -> Estimate:
     result = Estimate()
     for chat, entry in chosen(entries, choose):
         if entry is None:
@@ -56,12 +68,12 @@ async def estimate(entries: Iterable[Entry], choose: Callable[[ExportChat], Chat
         elif isinstance(entry, BadMessage):
             result.unreadable[entry.reason] += 1
         else:
-            await _count(result, chat, entry, files, items)
+            await _count(result, chat, entry, files, stored)
     return result
 
 
 async def _count(result: Estimate, chat: ChatRef, message: ExportMessage, files: FolderFiles,
-                 items: ItemStore) -> None:
+                 stored: Stored) -> None:
     result.by_kind[message.kind] += 1
     if message.file_left_out:
         result.without_file += 1
@@ -74,7 +86,10 @@ async def _count(result: Estimate, chat: ChatRef, message: ExportMessage, files:
         result.unreadable[str(exc)] += 1
         return
     result.files_present += 1
-    if await items.by_message(chat.id, message.id) is not None:
+    item = await stored.items.by_message(chat.id, message.id)
+    if item is not None and await needs_reembedding(item, stored.target, stored.staging):
+        result.to_reembed += 1
+    elif item is not None:
         result.already_present += 1
         return
     result.requests += 1

@@ -4,7 +4,9 @@ One chat at a time, oldest items first, each through the same `EmbeddingService`
 spend) but on a background client that only takes request budget live traffic leaves. New vectors are staged; when
 the chat has none left to do, it switches at once and its old vectors are deleted (`storage.reembedding`). What is
 staged survives a restart, so a restart repeats no finished item. Files are fetched again by their Telegram file id;
-an item whose file is gone (or that the model refuses) is kept on its old vectors and counted.
+an item whose file is gone (or that the model refuses) is kept on its old vectors and counted. Imported items have
+no Telegram file: the bot does not know their export folder, so they are kept here at once and `import-history`,
+run again on their export, stages their new vectors (`bot.core.importer`); the next pass here switches them.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ TOKENS_PER_ITEM_GUESS = 1000
 """Before anything is measured: one image (896 tokens on the provider's usage pages) and a short caption."""
 MAX_ATTEMPTS_UNKNOWN = 5
 """An unexpected error (a bug) is tried this often, then the item is kept on its old vectors rather than looping."""
+IMPORTED_REASON = "imported: no Telegram file; run import-history on its export again to re-embed it"
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,9 @@ class Reembedder:
         return True
 
     async def _item(self, item: Item) -> None:
+        if item.kind != TEXT_KIND and not item.file_id:  # imported: nothing to fetch from Telegram
+            await self._store.keep(item, self.target, IMPORTED_REASON)
+            return
         attempt = 0
         while True:
             if not self._health.breaker.allow():  # paused: wait, unless this call may be the probe that resumes
@@ -188,7 +194,7 @@ class Reembedder:
         if item.kind == TEXT_KIND:
             vector, spend = await self._embedding.text(item.caption or "", payer)
             return vector, None, spend
-        embedded = await self._embedding.media(_media_of(item), item.caption, payer)
+        embedded = await self._embedding.media(stored_media(item, item.file_id), item.caption, payer)
         return embedded.media, embedded.caption, embedded.spend
 
     def _after_failure(self, item: Item, exc: Exception, attempt: int) -> float | None:
@@ -213,8 +219,9 @@ _KEEP = frozenset({Disposition.FAIL_ITEM, Disposition.CHAT_GONE})
 """About the item itself (file gone, unsupported, refused): retrying cannot help."""
 
 
-def _media_of(item: Item) -> MediaRef:
-    """What the stored item says of its file: enough to fetch it again by file id and route it by its bytes."""
+def stored_media(item: Item, file_id: str) -> MediaRef:
+    """What the stored item says of its file: enough to fetch it again by `file_id` (a Telegram file id, or an
+    imported item's path in its export) and route it by its bytes."""
     kind: MediaKind = item.kind  # type: ignore[assignment]
     sticker_format: Literal["static"] | None = "static" if item.kind == "sticker" and item.route == "image" else None
-    return MediaRef(kind, FileRef(item.file_id, item.file_unique_id), sticker_format=sticker_format)
+    return MediaRef(kind, FileRef(file_id, item.file_unique_id), sticker_format=sticker_format)

@@ -350,14 +350,18 @@ _TEXTS: dict[str, dict[Lang, str]] = {
     "stats_failures": {"en": "Recent failures:", "zh": "最近的失败："},
     "stats_none": {"en": "none", "zh": "无"},
     "stats_reembedding": {
-        "en": ("Re-embedding for {model}: {done}/{total} done ({kept} kept on the old model: file gone), "
+        "en": ("Re-embedding for {model}: {done}/{total} done ({kept} kept on the old model: file gone, or "
+               "imported history waiting for import-history to be run again on its export), "
                "about {hours} h and {tokens} tokens left. Until it is done, the old vectors serve."),
-        "zh": ("正在用 {model} 重新嵌入：已完成 {done}/{total}（{kept} 个文件已不可用，保留旧模型向量），"
+        "zh": ("正在用 {model} 重新嵌入：已完成 {done}/{total}（{kept} 个保留旧模型向量：文件已不可用，"
+               "或为导入的历史记录，需对其导出再次运行 import-history），"
                "预计还需约 {hours} 小时、{tokens} 个 token。完成前仍使用旧向量。"),
     },
     "stats_reembedding_kept": {
-        "en": "Re-embedded for {model}; {kept} items stay on the old model (their files are gone).",
-        "zh": "已用 {model} 重新嵌入；{kept} 个媒体的文件已不可用，保留旧模型向量。",
+        "en": ("Re-embedded for {model}; {kept} items stay on the old model (their files are gone, or they are "
+               "imported history: run import-history again on its export to re-embed it)."),
+        "zh": ("已用 {model} 重新嵌入；{kept} 个媒体保留旧模型向量（文件已不可用，或为导入的历史记录："
+               "对其导出再次运行 import-history 即可重新嵌入）。"),
     },
     "stats_overview_title": {"en": "<b>All chats</b> ({count})", "zh": "<b>所有聊天</b>（{count}）"},
     "settings_show": {
