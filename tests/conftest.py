@@ -21,6 +21,7 @@ from bot.telegram.app import BotApp, build_application
 from bot.wiring import Services
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
+from tests.support.backends import BACKENDS, POSTGRESQL, Repos, open_repos
 from tests.support.postgres import ThrowawayPostgres, migrated_template
 from tests.support.waiting import until_idle
 
@@ -146,3 +147,16 @@ async def running_bot(settings: Settings, tg: FakeBotAPI, ds: FakeDashScope) -> 
 async def bot(make_settings, fake_tg: FakeBotAPI, fake_ds: FakeDashScope) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
     async with running_bot(make_settings(), fake_tg, fake_ds) as running:
         yield running
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    """A storage backend and, for PostgreSQL, the DSN of a fresh database (test ids `[sqlite]`, `[postgresql]`)."""
+    name = str(request.param)
+    return name, request.getfixturevalue("postgres_dsn") if name == POSTGRESQL else None
+
+
+@pytest.fixture
+async def repos(backend: tuple[str, str | None], tmp_path: Path) -> AsyncIterator[Repos]:
+    async with open_repos(backend[0], path=tmp_path / "bot.db", dsn=backend[1]) as opened:
+        yield opened
