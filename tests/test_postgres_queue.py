@@ -312,3 +312,19 @@ async def test_a_job_is_never_claimed_twice_by_concurrent_claims(postgres_dsn: s
         rounds = await asyncio.gather(*(claim(process.jobs) for process in (first, second) for _ in range(5)))
         ids = [job.id for batch in rounds for job in batch]
         assert len(ids) == len(set(ids)) == 40
+
+
+async def test_a_process_that_lost_its_liveness_connection_claims_again_under_a_new_token(postgres_dsn: str) -> None:
+    """Its jobs of before are orphans from then on (another process may already run them), so it claims them like
+    anyone's, counted."""
+    async with processes(postgres_dsn, 1) as (process,):
+        await process.jobs.enqueue("a", 1, "media", {}, now=0)
+        (job,) = await process.jobs.claim(now=0, limit=1)
+        await _terminate_owner(process.db, job.id)
+
+        assert await _claim_within(process.jobs, ORPHAN_PICKUP_SECONDS) == [job.id]
+        resumed = await process.jobs.get(job.id)
+        assert resumed is not None and resumed.attempts == 1
+        owners = await process.db.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid AND granted", LIVENESS)
+        assert owners == 1
