@@ -293,7 +293,7 @@ async def test_one_press_wins_across_processes(postgres_dsn: str) -> None:
 
 async def test_usage_counted_by_two_processes_at_once_adds_up(postgres_dsn: str) -> None:
     async with processes(postgres_dsn, 2) as (first, second):
-        counters = [PgStatsRepository(process.db, None, process.jobs) for process in (first, second)]  # type: ignore[arg-type]
+        counters = [PgStatsRepository(process.db, None, process.jobs) for process in (first, second)]
         await asyncio.gather(*(
             stats.add_usage(1, 7, requests=0.5, input_tokens=2, image_tokens=3, day=10)
             for stats in counters for _ in range(50)

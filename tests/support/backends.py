@@ -21,10 +21,6 @@ from storage.postgres.jobs import PgJobRepository
 from storage.postgres.stats import PgStatsRepository
 from storage.store import Store
 
-SQLITE = "sqlite"
-POSTGRESQL = "postgresql"
-BACKENDS = (SQLITE, POSTGRESQL)
-
 Clock = Callable[[], float]
 
 
@@ -43,17 +39,17 @@ class Repos:
 
 
 @asynccontextmanager
-async def open_repos(backend: str, *, path: Path, dsn: str | None) -> AsyncIterator[Repos]:
-    if backend == SQLITE:
-        store = await Store.open(path)
+async def open_repos(url: str) -> AsyncIterator[Repos]:
+    """The repositories of a DATABASE_URL (the `backend_url` fixture): PostgreSQL, or a SQLite file."""
+    if not url.startswith("postgresql://"):
+        store = await Store.open(Path(url.removeprefix("sqlite:///")))
         try:
-            yield Repos(SQLITE, store.jobs, store.stats, store.cache, store.feedback, store.confirmations,
+            yield Repos("sqlite", store.jobs, store.stats, store.cache, store.feedback, store.confirmations,
                         store.items, lambda clock: JobRepository(store.db, clock=clock))
         finally:
             await store.close()
         return
-    assert dsn is not None
-    db = await PgDatabase.open(dsn)
+    db = await PgDatabase.open(url)
     made: list[PgJobRepository] = []
 
     def jobs_with_clock(clock: Clock = time.time) -> PgJobRepository:
@@ -62,7 +58,7 @@ async def open_repos(backend: str, *, path: Path, dsn: str | None) -> AsyncItera
 
     jobs = jobs_with_clock()
     try:
-        yield Repos(POSTGRESQL, jobs, PgStatsRepository(db, None, jobs),  # type: ignore[arg-type]
+        yield Repos("postgresql", jobs, PgStatsRepository(db, None, jobs),
                     PgEmbeddingCache(db), PgFeedbackRepository(db), PgConfirmationRepository(db), None,
                     jobs_with_clock)
     finally:
