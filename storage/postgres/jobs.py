@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
+
 from storage.jobs import (
     BACKLOG,
     COMPLETE,
@@ -114,13 +116,14 @@ class PgJobRepository:
             rows = await work.conn.fetch(
                 f"""
                 WITH picked AS (
-                    SELECT j.id FROM jobs AS j WHERE {_CLAIMABLE} AND {condition}
+                    SELECT j.id FROM jobs AS j WHERE {_CLAIMABLE} AND {condition} AND $3 IN ({_LIVE_OWNERS})
                     ORDER BY j.id LIMIT $2 FOR UPDATE OF j SKIP LOCKED)
                 UPDATE jobs SET state = 'running', claimed_by = $3, updated_at = $1,
                     attempts = jobs.attempts + (jobs.state = 'running')::int
                 FROM picked WHERE jobs.id = picked.id
                 RETURNING jobs.*
-                """,  # noqa: S608 - the condition is one of the module's literals
+                """,  # noqa: S608 - the condition is one of the module's literals; `$3 IN …`: never claim for a
+                # process whose liveness lock is gone, whatever this process believes of its connection
                 now, limit, token, _TEXT_KINDS,
             )
         return sorted(map(job_from_row, rows), key=lambda job: job.id)
@@ -161,11 +164,11 @@ class PgJobRepository:
         async with self._owning:
             if self._liveness is None:
                 return
-            if not self._liveness.is_closed():
-                await self._db.execute(
-                    "UPDATE jobs SET state = 'pending', claimed_by = NULL, updated_at = $1 "
-                    "WHERE state = 'running' AND claimed_by = $2", self._now(), self._token,
-                )
+            # Jobs another process took over meanwhile carry its token now: they are not touched.
+            await self._db.execute(
+                "UPDATE jobs SET state = 'pending', claimed_by = NULL, updated_at = $1 "
+                "WHERE state = 'running' AND claimed_by = $2", self._now(), self._token,
+            )
             await self._liveness.close()
             self._liveness = self._token = None
 
@@ -204,12 +207,13 @@ class PgJobRepository:
         """This process's token, its liveness lock taken on first use (and again after the lock's connection was
         lost: the jobs claimed under the old token are then orphans that any process may resume)."""
         async with self._owning:
-            if self._liveness is not None and not self._liveness.is_closed():
+            if self._liveness is not None and await _answers(self._liveness):
                 assert self._token is not None
                 return self._token
             if self._liveness is not None:
                 log.warning("job liveness connection lost; claiming under a new token",
                             extra={"old_token": self._token})
+                self._liveness.terminate()
             conn = await self._db.connect()
             try:
                 token = int(await conn.fetchval("SELECT nextval('job_claimers')"))
@@ -228,3 +232,14 @@ class PgJobRepository:
         """`statement` (a shared one) sets `updated_at` first; the current time fills it in. A job that vanished
         meanwhile (its chat was purged) is not an error: nothing is left to update."""
         await self._db.execute(numbered(statement), self._now(), *args)
+
+
+async def _answers(conn: Connection) -> bool:
+    """Whether the connection still reaches its server session: a terminated backend is noticed only on use."""
+    if conn.is_closed():
+        return False
+    try:
+        await conn.fetchval("SELECT 1")
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    return True
