@@ -183,3 +183,20 @@ async def test_postpone_does_not_count_an_attempt(repos: Repos) -> None:
     assert await repos.jobs.claim(now=49, limit=1) == []
     [again] = await repos.jobs.claim(now=50, limit=1)
     assert (again.attempts, again.error) == (0, "paused: outage")
+
+
+async def test_backlog_and_due_count_see_waiting_and_running_work(repos: Repos) -> None:
+    assert await repos.jobs.backlog() == (0, None)
+    running = await _enqueue(repos, "running", 1, now=50)
+    await _enqueue(repos, "due", 2, now=70)
+    later = await _enqueue(repos, "later", 3, now=60)
+    finished = await _enqueue(repos, "finished", 4, now=40)
+    await repos.jobs.claim(now=55, limit=1)
+    await repos.jobs.retry_later(later, at=500, error="throttled")
+    await repos.jobs.complete(finished)
+
+    assert (await repos.jobs.get(running)).state == "running"
+    assert await repos.jobs.backlog() == (3, 60)  # the oldest pending one: created at 60, waiting for its retry
+    assert await repos.jobs.due_count(now=100) == 2  # running, and due; the retry is not due before 500
+    assert await repos.jobs.due_count(now=500) == 3
+    assert await repos.jobs.pending_count() == 2
