@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.backends import Repos
+from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT, TEXT_KIND
+from tests.support.backends import Repos, needs_items
+from tests.support.storage import new_item
 
 
 async def test_a_dismissal_keeps_both_unit_vectors_and_can_be_undone_once(repos: Repos) -> None:
@@ -62,3 +64,29 @@ async def test_nearest_records_count_by_threshold_and_keep_being_called(repos: R
     assert [(r.item_id, r.neighbour_id, round(r.score, 2)) for r in closest] == [(2, 102, 0.9), (3, 103, 0.85)]
     only_above = await repos.feedback.closest_to(-5, 0, 0.5, 3)
     assert [r.item_id for r in only_above] == [3, 4, 5]
+
+
+async def test_the_vector_standing_for_an_item_is_its_media_or_its_text(repos: Repos) -> None:
+    needs_items(repos)
+    photo = await repos.items.add(new_item(-5, 1), {FACET_MEDIA: [3.0, 4.0], FACET_CAPTION: [1.0, 0.0]})
+    text = await repos.items.add(new_item(-5, 2, kind=TEXT_KIND, caption="hello"), {FACET_TEXT: [0.0, 2.0]})
+
+    np.testing.assert_allclose(await repos.feedback.media_vector(photo.id), [0.6, 0.8], rtol=1e-6)
+    np.testing.assert_allclose(await repos.feedback.media_vector(text.id), [0.0, 1.0])
+    assert await repos.feedback.media_vector(text.id + 100) is None
+
+
+async def test_feedback_shows_in_the_chat_statistics(repos: Repos) -> None:
+    needs_items(repos)
+    first = await repos.items.add(new_item(-5, 1, sender_id=7, sender_name="Al"), {FACET_MEDIA: [1.0, 0.0]})
+    items = [await repos.items.add(new_item(-5, n, sender_id=sender, sender_name=name), {FACET_MEDIA: [1.0, 0.1]})
+             for n, sender, name in ((2, 7, "Al"), (3, 7, "Alice"), (4, 8, "Bob"), (5, 9, "Cy"))]
+    for item, called in zip(items, (True, True, True, False), strict=True):
+        await repos.feedback.record_nearest(-5, item.id, item.date, (first.id, 0.99), called=called)
+    await repos.feedback.dismiss(-5, (("a", [1.0, 0.0]), ("b", [0.0, 1.0])), "Bob")
+    await repos.feedback.dismiss(-5, (("c", [1.0, 0.0]), ("d", [0.0, 1.0])), "Bob")
+    await repos.feedback.ignore(-5, "a", [1.0, 0.0], "photo", "Ada")
+
+    stats = await repos.stats.chat_stats(-5)
+    assert (stats.alerts_dismissed, stats.ignored, stats.vectors) == (2, 1, 5)
+    assert stats.top_reposters == [(7, "Alice", 2), (8, "Bob", 1)]  # each under the name of their latest repost
