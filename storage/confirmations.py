@@ -6,10 +6,16 @@ A button's callback data holds only the row id; everything else (what to delete,
 
 from __future__ import annotations
 
-import aiosqlite
-
 from storage.db import Database
 from storage.models import Confirmation
+from storage.rows import Row
+
+# Statements both backends run as they are (storage.postgres numbers the `?` placeholders).
+CREATE = ("INSERT INTO confirmations (action, chat_id, user_id, target_chat_id, created_at) VALUES (?, ?, ?, ?, ?) "
+          "RETURNING *")
+GET = "SELECT * FROM confirmations WHERE id = ?"
+TAKE = "DELETE FROM confirmations WHERE id = ?"
+EXPIRE = "DELETE FROM confirmations WHERE created_at < ?"
 
 
 class ConfirmationRepository:
@@ -19,30 +25,26 @@ class ConfirmationRepository:
     async def create(self, action: str, *, chat_id: int, user_id: int, target_chat_id: int | None,
                      now: int) -> Confirmation:
         async with self._db.transaction() as conn:
-            rows = list(await conn.execute_fetchall(
-                "INSERT INTO confirmations (action, chat_id, user_id, target_chat_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?) RETURNING *",
-                (action, chat_id, user_id, target_chat_id, now),
-            ))
-        return _from_row(rows[0])
+            rows = list(await conn.execute_fetchall(CREATE, (action, chat_id, user_id, target_chat_id, now)))
+        return confirmation_from_row(rows[0])
 
     async def get(self, confirmation_id: int) -> Confirmation | None:
         async with self._db.read() as conn:
-            rows = list(await conn.execute_fetchall("SELECT * FROM confirmations WHERE id = ?", (confirmation_id,)))
-        return _from_row(rows[0]) if rows else None
+            rows = list(await conn.execute_fetchall(GET, (confirmation_id,)))
+        return confirmation_from_row(rows[0]) if rows else None
 
     async def take(self, confirmation_id: int) -> bool:
         """Remove it; False when another press (or its expiry) already did."""
         async with self._db.transaction() as conn:
-            cursor = await conn.execute("DELETE FROM confirmations WHERE id = ?", (confirmation_id,))
+            cursor = await conn.execute(TAKE, (confirmation_id,))
             return cursor.rowcount > 0
 
     async def expire(self, created_before: int) -> int:
         async with self._db.transaction() as conn:
-            cursor = await conn.execute("DELETE FROM confirmations WHERE created_at < ?", (created_before,))
+            cursor = await conn.execute(EXPIRE, (created_before,))
             return cursor.rowcount
 
 
-def _from_row(row: aiosqlite.Row) -> Confirmation:
+def confirmation_from_row(row: Row) -> Confirmation:
     return Confirmation(id=row["id"], action=row["action"], chat_id=row["chat_id"], user_id=row["user_id"],
                         target_chat_id=row["target_chat_id"], created_at=row["created_at"])

@@ -8,6 +8,7 @@ would take minutes, reading one score per item takes milliseconds.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -16,6 +17,22 @@ import numpy as np
 from storage.db import Database
 from storage.models import FACET_MEDIA, FACET_TEXT, Dismissal, Ignored, NearestRecord
 from storage.vectors import from_blob, to_blob, unit_vector
+
+# Statements both backends run as they are (storage.postgres numbers the `?` placeholders).
+DISMISS = ("INSERT INTO dismissals (chat_id, file_a, file_b, vector_a, vector_b, by_name, at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+COUNT_DISMISSAL = ("INSERT INTO chat_counters (chat_id, alerts_dismissed) VALUES (?, 1) ON CONFLICT (chat_id) "
+                   "DO UPDATE SET alerts_dismissed = chat_counters.alerts_dismissed + 1")
+DISMISSALS = ("SELECT id, chat_id, file_a, file_b, vector_a, vector_b, by_name, at FROM dismissals "
+              "WHERE chat_id = ? ORDER BY id")
+UNDO_DISMISSAL = "DELETE FROM dismissals WHERE chat_id = ? AND id = ?"
+IGNORE = ("INSERT INTO ignored (chat_id, file_unique_id, vector, kind, by_name, at) VALUES (?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (chat_id, file_unique_id) DO NOTHING")
+IGNORED = "SELECT id, chat_id, file_unique_id, vector, kind, by_name, at FROM ignored WHERE chat_id = ? ORDER BY id"
+UNIGNORE = "DELETE FROM ignored WHERE chat_id = ? AND id = ?"
+
+Decode = Callable[[Any], Any]
+"""A stored vector (a BLOB, a pgvector value) as a numpy array."""
 
 _COUNT_SINCE = "SELECT count(*) FROM nearest INDEXED BY nearest_by_chat_date WHERE chat_id = ? AND date >= ?"
 _COUNT_AT_OR_ABOVE = (
@@ -31,51 +48,37 @@ class FeedbackRepository:
         """Record a pair ((file_unique_id, vector), …) as not a repost, and count the dismissal."""
         (file_a, vector_a), (file_b, vector_b) = pair
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO dismissals (chat_id, file_a, file_b, vector_a, vector_b, by_name, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (row,) = await conn.execute_fetchall(
+                DISMISS,
                 (chat_id, file_a, file_b, to_blob(unit_vector(vector_a)), to_blob(unit_vector(vector_b)), by_name,
                  int(time.time())),
             )
-            await conn.execute(
-                "INSERT INTO chat_counters (chat_id, alerts_dismissed) VALUES (?, 1) ON CONFLICT (chat_id) "
-                "DO UPDATE SET alerts_dismissed = alerts_dismissed + 1",
-                (chat_id,),
-            )
-        return int(cursor.lastrowid or 0)
+            await conn.execute(COUNT_DISMISSAL, (chat_id,))
+        return int(row[0])
 
     async def dismissals(self, chat_id: int) -> list[Dismissal]:
         async with self._db.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT id, chat_id, file_a, file_b, vector_a, vector_b, by_name, at FROM dismissals "
-                "WHERE chat_id = ? ORDER BY id", (chat_id,),
-            )
-        return [Dismissal(int(r[0]), int(r[1]), str(r[2]), str(r[3]), from_blob(r[4]), from_blob(r[5]), r[6],
-                          int(r[7])) for r in rows]
+            rows = await conn.execute_fetchall(DISMISSALS, (chat_id,))
+        return [dismissal_from_row(row, from_blob) for row in rows]
 
     async def undo_dismissal(self, chat_id: int, dismissal_id: int) -> bool:
-        return await self._delete("DELETE FROM dismissals WHERE chat_id = ? AND id = ?", (chat_id, dismissal_id))
+        return await self._delete(UNDO_DISMISSAL, (chat_id, dismissal_id))
 
     async def ignore(self, chat_id: int, file_unique_id: str, vector: Any, kind: str, by_name: str | None) -> bool:
         """Put the media on the chat's ignore list; False when it already was."""
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT INTO ignored (chat_id, file_unique_id, vector, kind, by_name, at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (chat_id, file_unique_id) DO NOTHING",
-                (chat_id, file_unique_id, to_blob(unit_vector(vector)), kind, by_name, int(time.time())),
+                IGNORE, (chat_id, file_unique_id, to_blob(unit_vector(vector)), kind, by_name, int(time.time())),
             )
         return cursor.rowcount > 0
 
     async def ignored(self, chat_id: int) -> list[Ignored]:
         async with self._db.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT id, chat_id, file_unique_id, vector, kind, by_name, at FROM ignored WHERE chat_id = ? "
-                "ORDER BY id", (chat_id,),
-            )
-        return [Ignored(int(r[0]), int(r[1]), str(r[2]), from_blob(r[3]), str(r[4]), r[5], int(r[6])) for r in rows]
+            rows = await conn.execute_fetchall(IGNORED, (chat_id,))
+        return [ignored_from_row(row, from_blob) for row in rows]
 
     async def unignore(self, chat_id: int, ignored_id: int) -> bool:
-        return await self._delete("DELETE FROM ignored WHERE chat_id = ? AND id = ?", (chat_id, ignored_id))
+        return await self._delete(UNIGNORE, (chat_id, ignored_id))
 
     async def media_vector(self, item_id: int) -> np.ndarray | None:
         """The vector that stands for an item: its media's, or a text message's own (None: the item is gone)."""
@@ -121,7 +124,7 @@ class FeedbackRepository:
                 "WHERE chat_id = ? AND score < ? AND date >= ? ORDER BY score DESC LIMIT ?",
                 (chat_id, threshold, since, limit),
             )
-        return _both_sides([_record(r) for r in above], [_record(r) for r in below], threshold, limit)
+        return both_sides([nearest_record(r) for r in above], [nearest_record(r) for r in below], threshold, limit)
 
     async def _delete(self, statement: str, params: tuple[int, int]) -> bool:
         async with self._db.transaction() as conn:
@@ -136,11 +139,22 @@ async def _insert_nearest(conn: aiosqlite.Connection, rows: list[tuple[int, int,
     )
 
 
-def _record(row: aiosqlite.Row) -> NearestRecord:
+def dismissal_from_row(r: Any, decode: Decode) -> Dismissal:
+    """A row of DISMISSALS."""
+    return Dismissal(int(r[0]), int(r[1]), str(r[2]), str(r[3]), decode(r[4]), decode(r[5]), r[6], int(r[7]))
+
+
+def ignored_from_row(r: Any, decode: Decode) -> Ignored:
+    """A row of IGNORED."""
+    return Ignored(int(r[0]), int(r[1]), str(r[2]), decode(r[3]), str(r[4]), r[5], int(r[6]))
+
+
+def nearest_record(row: Any) -> NearestRecord:
+    """A row (item_id, neighbour_id, score)."""
     return NearestRecord(int(row[0]), int(row[1]), float(row[2]))
 
 
-def _both_sides(above: list[NearestRecord], below: list[NearestRecord], threshold: float,
+def both_sides(above: list[NearestRecord], below: list[NearestRecord], threshold: float,
                 limit: int) -> list[NearestRecord]:
     """The closest records overall, but never all from one side while the other has some: an admin wants to see
     both what the threshold would start catching and what it would let through."""

@@ -17,13 +17,29 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiosqlite
-
 from storage.db import Database
 from storage.models import Job, JobState
+from storage.rows import Row
 
 TEXT_JOB = "text"
 TEXT_EDIT_JOB = "text_edit"
+
+# Statements both backends run as they are (storage.postgres numbers the `?` placeholders).
+ENQUEUE = ("INSERT INTO jobs (key, chat_id, kind, payload, state, next_attempt_at, created_at, updated_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *")
+COMPLETE = "UPDATE jobs SET updated_at = ?, state = 'done' WHERE id = ?"
+RETRY_LATER = ("UPDATE jobs SET updated_at = ?, state = 'pending', attempts = attempts + 1, next_attempt_at = ?, "
+               "error = ? WHERE id = ?")
+POSTPONE = "UPDATE jobs SET updated_at = ?, state = 'pending', next_attempt_at = ?, error = ? WHERE id = ?"
+FAIL = "UPDATE jobs SET updated_at = ?, state = 'failed', attempts = attempts + 1, error = ? WHERE id = ?"
+SET_REPLY_STATE = "UPDATE jobs SET updated_at = ?, reply_state = ? WHERE id = ?"
+BACKLOG = ("SELECT count(*), min(CASE WHEN state = 'pending' THEN created_at END) FROM jobs "
+           "WHERE state IN ('pending', 'running')")
+PENDING_COUNT = "SELECT count(*) FROM jobs WHERE state = 'pending'"
+DUE_COUNT = "SELECT count(*) FROM jobs WHERE state = 'running' OR (state = 'pending' AND next_attempt_at <= ?)"
+GET = "SELECT * FROM jobs WHERE id = ?"
+RECENT_FAILURES = "SELECT * FROM jobs WHERE chat_id = ? AND state = 'failed' ORDER BY id DESC LIMIT ?"
+PRUNE_FINISHED = "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?"
 
 
 class JobRepository:
@@ -39,12 +55,10 @@ class JobRepository:
         async with self._db.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
-                    "INSERT INTO jobs (key, chat_id, kind, payload, state, next_attempt_at, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *",
-                    (key, chat_id, kind, json.dumps(payload), JobState.PENDING.value, now, now, now),
+                    ENQUEUE, (key, chat_id, kind, json.dumps(payload), JobState.PENDING.value, now, now, now)
                 )
             )
-        return _job_from_row(rows[0]) if rows else None
+        return job_from_row(rows[0]) if rows else None
 
     async def claim(self, *, now: int, limit: int) -> list[Job]:
         """Mark up to `limit` due media jobs running, returned by id; per chat only its oldest unfinished one.
@@ -74,37 +88,27 @@ class JobRepository:
                 """,  # noqa: S608 - the condition is one of the two literals above
                 {"now": now, "limit": limit, "text": TEXT_JOB, "text_edit": TEXT_EDIT_JOB},
             )
-        return sorted(map(_job_from_row, rows), key=lambda job: job.id)
+        return sorted(map(job_from_row, rows), key=lambda job: job.id)
 
     async def complete(self, job_id: int) -> None:
-        await self._update("UPDATE jobs SET updated_at = ?, state = 'done' WHERE id = ?", (job_id,))
+        await self._update(COMPLETE, (job_id,))
 
     async def retry_later(self, job_id: int, *, at: int, error: str) -> None:
         """Back to pending until `at`; the chat's later jobs wait for it."""
-        await self._update(
-            "UPDATE jobs SET updated_at = ?, state = 'pending', attempts = attempts + 1, next_attempt_at = ?, "
-            "error = ? WHERE id = ?",
-            (at, error, job_id),
-        )
+        await self._update(RETRY_LATER, (at, error, job_id))
 
     async def postpone(self, job_id: int, *, at: int, error: str) -> None:
         """Back to pending until `at` without counting an attempt: the job did nothing wrong (embedding is paused,
         or its chat moved), so a long pause must not use up the attempts it has for its own failures."""
-        await self._update(
-            "UPDATE jobs SET updated_at = ?, state = 'pending', next_attempt_at = ?, error = ? WHERE id = ?",
-            (at, error, job_id),
-        )
+        await self._update(POSTPONE, (at, error, job_id))
 
     async def fail(self, job_id: int, error: str) -> None:
         """Give up for good (counted as an attempt); the chat's next job becomes runnable."""
-        await self._update(
-            "UPDATE jobs SET updated_at = ?, state = 'failed', attempts = attempts + 1, error = ? WHERE id = ?",
-            (error, job_id),
-        )
+        await self._update(FAIL, (error, job_id))
 
     async def set_reply_state(self, job_id: int, state: str) -> None:
         """Recorded before and after sending: a job resumed after a crash can tell whether it replied."""
-        await self._update("UPDATE jobs SET updated_at = ?, reply_state = ? WHERE id = ?", (state, job_id))
+        await self._update(SET_REPLY_STATE, (state, job_id))
 
     async def requeue_running(self) -> int:
         """At start-up, jobs left running by a crash are pending again; returns how many."""
@@ -126,49 +130,38 @@ class JobRepository:
     async def backlog(self) -> tuple[int, int | None]:
         """Jobs pending or running, and when the oldest pending one was created (None: none pending)."""
         async with self._db.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT count(*), min(CASE WHEN state = 'pending' THEN created_at END) FROM jobs "
-                "WHERE state IN ('pending', 'running')"
-            )
+            rows = await conn.execute_fetchall(BACKLOG)
         count, oldest = next(iter(rows))
         return int(count), None if oldest is None else int(oldest)
 
     async def pending_count(self) -> int:
         async with self._db.read() as conn:
-            rows = await conn.execute_fetchall("SELECT count(*) FROM jobs WHERE state = 'pending'")
+            rows = await conn.execute_fetchall(PENDING_COUNT)
         return int(next(iter(rows))[0])
 
     async def due_count(self, *, now: int) -> int:
         """Jobs running or due to run: work people may be waiting on (an import of history waits for none)."""
         async with self._db.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT count(*) FROM jobs WHERE state = 'running' OR (state = 'pending' AND next_attempt_at <= ?)",
-                (now,),
-            )
+            rows = await conn.execute_fetchall(DUE_COUNT, (now,))
         return int(next(iter(rows))[0])
 
     async def get(self, job_id: int) -> Job | None:
         async with self._db.read() as conn:
-            rows = list(await conn.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,)))
-        return _job_from_row(rows[0]) if rows else None
+            rows = list(await conn.execute_fetchall(GET, (job_id,)))
+        return job_from_row(rows[0]) if rows else None
 
     async def recent_failures(self, chat_id: int, limit: int = 5) -> list[Job]:
         """Newest first."""
         async with self._db.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT * FROM jobs WHERE chat_id = ? AND state = 'failed' ORDER BY id DESC LIMIT ?",
-                (chat_id, limit),
-            )
-        return [_job_from_row(row) for row in rows]
+            rows = await conn.execute_fetchall(RECENT_FAILURES, (chat_id, limit))
+        return [job_from_row(row) for row in rows]
 
     async def prune_finished(self, older_than: int) -> int:
         """Delete done and failed jobs that last changed before `older_than` (unix seconds); returns how many.
 
         Failed jobs are kept exactly as long as done ones: /stats lists the recent failures of a chat."""
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?", (older_than,)
-            )
+            cursor = await conn.execute(PRUNE_FINISHED, (older_than,))
             return cursor.rowcount
 
     async def _update(self, query: str, params: tuple[Any, ...]) -> None:
@@ -178,7 +171,8 @@ class JobRepository:
             await conn.execute(query, (self._now(), *params))
 
 
-def _job_from_row(row: aiosqlite.Row) -> Job:
+def job_from_row(row: Row) -> Job:
+    """The payload is JSON text in both backends (asyncpg hands JSONB over as text)."""
     return Job(
         id=row["id"],
         key=row["key"],

@@ -21,6 +21,7 @@ from bot.telegram.app import BotApp, build_application
 from bot.wiring import Services
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
+from tests.support.backends import Repos, open_repos
 from tests.support.postgres import ThrowawayPostgres, migrated_template
 from tests.support.waiting import until_idle
 
@@ -79,6 +80,24 @@ def bot_environment(tg: FakeBotAPI, ds: FakeDashScope, db_path: Path, **extra: s
     }
     env.update(extra)
     return env
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test that runs a bot (or opens a store through `backend_url`) runs once on each backend."""
+    return str(request.param)
+
+
+@pytest.fixture
+def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """DATABASE_URL of the test's backend: a fresh PostgreSQL database, or a SQLite file in the test's folder (the
+    throwaway server is started only by tests that ask for PostgreSQL)."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_dsn"))
+    return f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
 
 
 @pytest.fixture
@@ -146,3 +165,10 @@ async def running_bot(settings: Settings, tg: FakeBotAPI, ds: FakeDashScope) -> 
 async def bot(make_settings, fake_tg: FakeBotAPI, fake_ds: FakeDashScope) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
     async with running_bot(make_settings(), fake_tg, fake_ds) as running:
         yield running
+
+
+@pytest.fixture
+async def repos(backend_url: str) -> AsyncIterator[Repos]:
+    """The queue, counter, cache, feedback and confirmation repositories on the test's backend."""
+    async with open_repos(backend_url) as opened:
+        yield opened

@@ -30,8 +30,9 @@ Connection: TypeAlias = Any
 
 
 class PgDatabase:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self.pool = pool
+        self._dsn = dsn
 
     @classmethod
     async def open(cls, dsn: str, *, pool_max: int = POOL_MAX) -> Self:
@@ -45,10 +46,15 @@ class PgDatabase:
         pool = await asyncpg.create_pool(dsn, min_size=POOL_MIN, max_size=pool_max, init=_init_connection,
                                          command_timeout=COMMAND_TIMEOUT_SECONDS)
         log.info("database open", extra={"backend": "postgresql"})
-        return cls(pool)
+        return cls(pool, dsn)
 
     async def close(self) -> None:
         await self.pool.close()
+
+    async def connect(self) -> Connection:
+        """A connection of its own, outside the pool, for state that lives as long as a session (a session-level
+        advisory lock): the caller closes it. Pool connections are shared and recycled, so they cannot hold one."""
+        return await asyncpg.connect(self._dsn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -113,6 +113,8 @@ SCHEMA = (
     "CREATE INDEX jobs_by_state ON jobs (state, next_attempt_at)",
     "CREATE INDEX jobs_by_chat_state ON jobs (chat_id, state)",
     "CREATE INDEX jobs_finished_by_age ON jobs (updated_at) WHERE state IN ('done', 'failed')",
+    # One number per process that claims jobs, never handed out twice: the key of its liveness lock.
+    "CREATE SEQUENCE job_claimers AS INTEGER CYCLE",
     # user_id 0 stands for "no known sender" (anonymous admins, channels): a NULL would defeat the primary key.
     """CREATE TABLE usage (
         chat_id BIGINT NOT NULL,
