@@ -101,9 +101,10 @@ def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) ->
 
 
 @pytest.fixture
-def make_settings(fake_tg: FakeBotAPI, fake_ds: FakeDashScope, tmp_path: Path):  # type: ignore[no-untyped-def]
+def make_settings(fake_tg: FakeBotAPI, fake_ds: FakeDashScope, tmp_path: Path,  # type: ignore[no-untyped-def]
+                  backend_url: str):
     def make(**extra: str) -> Settings:
-        env = bot_environment(fake_tg, fake_ds, tmp_path / "data" / "bot.db", **extra)
+        env = bot_environment(fake_tg, fake_ds, tmp_path / "data" / "bot.db", **{"DATABASE_URL": backend_url, **extra})
         return load_settings(env, dotenv_path=tmp_path / "absent.env")
 
     return make

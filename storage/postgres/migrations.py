@@ -51,6 +51,7 @@ SCHEMA = (
         route TEXT NOT NULL,
         media_group_id TEXT,
         unavailable BOOLEAN NOT NULL DEFAULT FALSE,
+        source_path TEXT,
         UNIQUE (origin_chat_id, message_id)
     )""",
     "CREATE INDEX items_by_chat_file ON items (chat_id, file_unique_id, date)",
