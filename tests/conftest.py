@@ -85,6 +85,10 @@ def bot_environment(tg: FakeBotAPI, ds: FakeDashScope, db_path: Path, **extra: s
 BACKENDS = ("sqlite", "postgresql")
 
 
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+"""For a test about SQLite itself (its file, its single-process lock): say why where it is used."""
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Every test that runs a bot (or opens a store through `backend_url`) runs once on each backend."""

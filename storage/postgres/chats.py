@@ -112,8 +112,9 @@ async def _read_settings(conn: Connection, chat_id: int) -> ChatSettings:
     return ChatSettings() if row is None else settings_from_row(tuple(row))
 
 
-# Each statement takes the old chat id as $1 and the new one as $2, and selects by the old one: a replay finds
-# nothing to move. Feedback an entry the new chat already holds (the same ignored file) wins over the old chat's.
+# Each statement takes the old chat id as $1 and the new one (if it needs it) as $2, and selects by the old one: a
+# replay finds nothing to move. A feedback entry the new chat already holds (the same ignored file) wins over the old
+# chat's.
 _MOVE = (
     "UPDATE items SET chat_id = $2 WHERE chat_id = $1",
     "UPDATE vectors SET chat_id = $2 WHERE chat_id = $1",
@@ -177,7 +178,7 @@ _PURGE = (
 async def move_chat(conn: Connection, old_chat_id: int, new_chat_id: int, *, now: int) -> None:
     """Re-home the chat's data inside the caller's transaction."""
     for statement in _MOVE:
-        await conn.execute(statement, old_chat_id, new_chat_id)
+        await conn.execute(statement, *((old_chat_id, new_chat_id) if "$2" in statement else (old_chat_id,)))
     await conn.execute(
         "INSERT INTO chat_moves (old_chat_id, new_chat_id, moved_at) VALUES ($1, $2, $3) "
         "ON CONFLICT (old_chat_id) DO UPDATE SET new_chat_id = excluded.new_chat_id, moved_at = excluded.moved_at",

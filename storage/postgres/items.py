@@ -70,20 +70,20 @@ class PgItemRepository:
             conn = work.conn
             gone = await erasure.forgotten(conn, [(item.chat_id, item.message_id) for item, _ in prepared])
             moved = await _chat_moves(conn, {item.chat_id for item, _ in prepared})
-            known: dict[tuple[int, int], Item] = {}
-            results: list[Item] = []
-            created: list[VectorRow] = []
+            first: dict[tuple[int, int], tuple[NewItem, dict[int, FloatMatrix]]] = {}  # the first entry wins
             for item, units in prepared:
-                if (item.chat_id, item.message_id) in gone:
-                    continue
-                stored = known.get((item.chat_id, item.message_id))
-                if stored is None:
-                    stored, new = await _insert_or_get(conn, item, moved.get(item.chat_id, item.chat_id))
-                    known[(item.chat_id, item.message_id)] = stored
-                    created += _vector_rows(stored, units) if new else []
-                results.append(stored)
+                first.setdefault((item.chat_id, item.message_id), (item, units))
+            known: dict[tuple[int, int], Item] = {}
+            created: list[VectorRow] = []
+            # In address order: two processes storing overlapping batches lock the rows in one order, never in a
+            # deadlock.
+            for address in sorted(set(first) - gone):
+                item, units = first[address]
+                known[address], new = await _insert_or_get(conn, item, moved.get(item.chat_id, item.chat_id))
+                created += _vector_rows(known[address], units) if new else []
             await write_vectors(conn, created)
-        return results
+        return [known[(item.chat_id, item.message_id)] for item, _ in prepared
+                if (item.chat_id, item.message_id) in known]
 
     async def get(self, item_id: int) -> Item | None:
         return await self._one("SELECT * FROM items WHERE id = $1", item_id)
