@@ -5,8 +5,11 @@ Run ``python -m bench.pg_exact_scan [--size 100000] [--dim 1024] [--other 20000]
 A throwaway PostgreSQL 18 + pgvector (the test server) gets one chat of `size` random unit vectors and `other`
 vectors of another chat, loaded with COPY, then ANALYZE and a warm-up query; then `queries` fresh random queries go
 through `PgVectorIndex.search` (the bot's own path: the SQL of storage.postgres.search, one hit per item). Reported:
-median and p90 latency, and the plan of the query (it must read only the chat's rows, through its index). The
-in-memory index on the same sizes is ``python -m bench.search``.
+median and p90 latency, and the plan of the query. ``--storage EXTENDED`` compares the schema's inline (MAIN) vector
+column with PostgreSQL's default out-of-line one. The in-memory index on the same sizes is ``python -m bench.search``.
+
+With a chat holding most of the table, PostgreSQL rightly scans the table in parallel; with many chats it reads the
+chat's rows through `vectors_by_chat_model` (tests/test_postgres_store.py asserts that plan).
 """
 
 from __future__ import annotations
@@ -47,13 +50,15 @@ async def _load(dsn: str, chat_id: int, count: int, dim: int, first_id: int) -> 
         await conn.close()
 
 
-async def run(size: int, dim: int, other: int, queries: int, k: int) -> None:
+async def run(size: int, dim: int, other: int, queries: int, k: int, storage: str | None) -> None:
     server = ThrowawayPostgres()
     server.start()
     try:
         dsn = server.dsn(server.new_database())
         store = await PgStore.open(dsn)
         try:
+            if storage:
+                await store.db.execute(f"ALTER TABLE vectors ALTER COLUMN embedding SET STORAGE {storage}")
             started = time.perf_counter()
             await _load(dsn, 1, size, dim, 1)
             await _load(dsn, 2, other, dim, size + 1)
@@ -71,7 +76,7 @@ async def run(size: int, dim: int, other: int, queries: int, k: int) -> None:
                   f"p90 {times[int(0.9 * (len(times) - 1))] * 1000:.0f} ms over {queries} queries (k={k})")
             plan = await store.db.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {SEARCH}", 1, TEST_MODEL,
                                         random_unit_vectors(1, dim, seed=7)[0], [0, 1, 2], [], 3 * k)
-            print("\n".join(row[0] for row in plan))
+            print("\n".join(row[0] if len(row[0]) < 200 else row[0][:120] + " …" for row in plan))
         finally:
             await store.close()
     finally:
@@ -85,8 +90,10 @@ def main() -> None:
     parser.add_argument("--other", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--storage", choices=("PLAIN", "MAIN", "EXTERNAL", "EXTENDED"),
+                        help="the vector column's storage, to compare with the schema's")
     args = parser.parse_args()
-    asyncio.run(run(args.size, args.dim, args.other, args.queries, args.k))
+    asyncio.run(run(args.size, args.dim, args.other, args.queries, args.k, args.storage))
 
 
 if __name__ == "__main__":
