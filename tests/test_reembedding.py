@@ -21,7 +21,7 @@ from storage.postgres.store import PgStore
 from tests.pictures import picture
 from tests.support.embedder import FakeEmbeddingClient
 from tests.support.gateway import MemoryGateway
-from tests.support.storage import AnyStore, new_item, open_store_at, random_unit_vectors
+from tests.support.storage import AnyStore, new_item, open_store_at, random_unit_vectors, run_sql
 from tests.test_embedding_client import FakeClock
 
 OLD, NEW = "old-model@4", "new-model@3"
@@ -205,7 +205,7 @@ async def test_text_messages_are_re_embedded_by_their_text_and_switch_under_thei
         await services.close()
 
 
-async def test_a_keep_never_overwrites_vectors_staged_by_an_import_meanwhile(store: Store) -> None:
+async def test_a_keep_never_overwrites_vectors_staged_by_an_import_meanwhile(store: AnyStore) -> None:
     repo = store.reembedding
     item, *_ = await repo.next_items(1, NEW, limit=1)
     await repo.stage(item, NEW, random_unit_vectors(1, 3)[0], None)  # import-history, in its own process
@@ -213,12 +213,10 @@ async def test_a_keep_never_overwrites_vectors_staged_by_an_import_meanwhile(sto
     (backlog,) = await repo.backlog(NEW, 1)
     assert (backlog.staged, backlog.kept) == (1, 0)
     await repo.keep(item, "third-model@2", "file gone")  # a keep towards another target still replaces
-    async with store.db.read() as conn:
-        rows = [tuple(r) for r in await conn.execute_fetchall("SELECT model, state FROM reembedded")]
-    assert rows == [("third-model@2", "kept")]
+    assert await run_sql(store, "SELECT model, state FROM reembedded") == [("third-model@2", "kept")]
 
 
-async def test_imported_items_are_listed_by_recorded_path_and_counted_without_one(store: Store) -> None:
+async def test_imported_items_are_listed_by_recorded_path_and_counted_without_one(store: AnyStore) -> None:
     repo = store.reembedding
     old = random_unit_vectors(3, 4, seed=5)
     with_path, without_path, on_new = await store.items.add_many([
@@ -239,13 +237,14 @@ async def test_imported_items_are_listed_by_recorded_path_and_counted_without_on
     assert await repo.imported_without_path(1, NEW) == 0 and on_new.source_path == "photos/c.jpg"
 
 
-async def test_the_reembedder_keeps_imported_items_without_asking_telegram(tmp_path: Path) -> None:
+async def test_the_reembedder_keeps_imported_items_without_asking_telegram(tmp_path: Path, backend_url: str) -> None:
     flash = choose_model("tongyi-embedding-vision-flash")
     client = FakeEmbeddingClient(spec=flash)
     # Were the bot to ask for the empty file id, this gateway would hand it a picture.
     gateway = MemoryGateway(files={"": picture("red", seed=0)})
     settings = Settings(telegram_bot_token=Secret("1:x"), dashscope_api_key=Secret("k"),
-                        database_path=tmp_path / "bot.db", embedding_model=flash.name, reembedding=False)
+                        embedding_model=flash.name, reembedding=False,
+                        **_database(backend_url, tmp_path))  # type: ignore[arg-type]
     services = await Services.start(settings, gateway, render, client=client)  # type: ignore[arg-type]
     try:
         await services.store.items.add(new_item(-5, 1, file_id="", model="multimodal-embedding-v1@1024",
@@ -254,9 +253,7 @@ async def test_the_reembedder_keeps_imported_items_without_asking_telegram(tmp_p
                                 health=services.health, budget_per_minute=120)
         assert await reembedder.run_once()
         assert client.calls == 0
-        async with services.store.db.read() as conn:
-            rows = [tuple(r) for r in await conn.execute_fetchall("SELECT state, reason FROM reembedded")]
-        assert rows == [("kept", IMPORTED_REASON)]
+        assert await run_sql(services.store, "SELECT state, reason FROM reembedded") == [("kept", IMPORTED_REASON)]
     finally:
         await services.stop()
         await services.close()
