@@ -86,10 +86,7 @@ class ItemRepository:
     async def add(self, item: NewItem, vectors: Vectors) -> Item:
         """Store the item; a second add of the same message returns the stored item unchanged. A forgotten message
         raises ForgottenMessage."""
-        stored = await self.add_many([(item, vectors)])
-        if not stored:
-            raise ForgottenMessage(f"message {item.message_id} of chat {item.chat_id} was forgotten")
-        return stored[0]
+        return only_item(item, await self.add_many([(item, vectors)]))
 
     async def add_many(self, entries: Sequence[tuple[NewItem, Vectors]]) -> list[Item]:
         """`add` for many items in one transaction (imports, benchmarks); results in `entries` order, without the
@@ -303,6 +300,13 @@ class ItemRepository:
         async with self._db.read() as conn:
             rows = await conn.execute_fetchall(query, (chat_id,))
         return {str(row[0]): int(row[1]) for row in rows}
+
+
+def only_item(item: NewItem, stored: Sequence[Item]) -> Item:
+    """What `add_many` of one item returned: the item, or nothing because its message was forgotten."""
+    if not stored:
+        raise ForgottenMessage(f"message {item.message_id} of chat {item.chat_id} was forgotten")
+    return stored[0]
 
 
 def unit_vectors(vectors: Vectors) -> dict[int, FloatMatrix]:

@@ -14,18 +14,16 @@ from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT
 from storage.postgres import reembedding
 from storage.postgres.search import SEARCH, PgVectorIndex
 from storage.postgres.store import PgStore
-from tests.support.storage import TEST_MODEL, new_item, random_unit_vectors
+from tests.support.storage import TEST_MODEL, new_item, open_store_at, random_unit_vectors
 
 DIM = 16
 
 
 @pytest.fixture
 async def store(postgres_dsn: str) -> AsyncIterator[PgStore]:
-    opened = await PgStore.open(postgres_dsn)
-    try:
+    async with open_store_at(postgres_dsn) as opened:
+        assert isinstance(opened, PgStore)
         yield opened
-    finally:
-        await opened.close()
 
 
 def _brute_force(rows: dict[tuple[int, int], np.ndarray], query: np.ndarray, k: int, facets: set[int],

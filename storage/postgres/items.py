@@ -18,11 +18,11 @@ import numpy.typing as npt
 
 from storage.items import (
     ChatsReset,
-    ForgottenMessage,
     ItemListener,
     Vectors,
     as_stored,
     item_from_row,
+    only_item,
     origin_of,
     unit_vectors,
 )
@@ -58,10 +58,7 @@ class PgItemRepository:
     async def add(self, item: NewItem, vectors: Vectors) -> Item:
         """Store the item; a second add of the same message returns the stored item unchanged. A forgotten message
         raises ForgottenMessage."""
-        stored = await self.add_many([(item, vectors)])
-        if not stored:
-            raise ForgottenMessage(f"message {item.message_id} of chat {item.chat_id} was forgotten")
-        return stored[0]
+        return only_item(item, await self.add_many([(item, vectors)]))
 
     async def add_many(self, entries: Sequence[tuple[NewItem, Vectors]]) -> list[Item]:
         """`add` for many items in one transaction; results in `entries` order, without forgotten messages."""

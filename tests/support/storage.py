@@ -67,10 +67,12 @@ async def open_store_at(url: str) -> AsyncIterator[AnyStore]:
 
 async def run_sql(store: AnyStore, query: str, *args: object) -> list[tuple[Any, ...]]:
     """A statement written with `$n` placeholders, on either backend, in a transaction of its own; its rows (vectors
-    as their text, so rows compare by value)."""
+    as their text, so rows compare by value). `dims(column)` is the length of a vector column."""
     if isinstance(store, PgStore):
+        query = re.sub(r"\bdims\((\S+?)\)", r"vector_dims(\1)", query)
         return [tuple(str(value) if hasattr(value, "to_numpy") else value for value in row)
                 for row in await store.db.fetch(query, *args)]
+    query = re.sub(r"\bdims\((\S+?)\)", r"(length(\1) / 4)", query)
     async with store.db.transaction() as conn:
         return [tuple(row) for row in await conn.execute_fetchall(re.sub(r"\$(\d+)", r"?\1", query), args)]
 
