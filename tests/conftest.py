@@ -126,10 +126,17 @@ class RunningBot:
 
     def _quiet(self, last_update_id: int) -> bool:
         return (self.tg.confirmed_offset() > last_update_id and self.app.update_queue.empty()
-                and self.app.update_processor.current_concurrent_updates == 0)
+                and self.app.update_processor.current_concurrent_updates == 0 and not self._handlers_running())
+
+    def _handlers_running(self) -> bool:
+        """Commands and button presses run as tasks of their own (`block=False`), which the processor no longer
+        counts once they are started: an answer still being sent is work in hand too."""
+        return any(":process_update_non_blocking:" in task.get_name() and not task.done()
+                   for task in asyncio.all_tasks())
 
     async def settle(self, timeout: float = 15.0) -> None:
-        """Wait until every update pushed so far was fetched, handled, and its job finished.
+        """Wait until every update pushed so far was fetched, handled (commands and presses answered), and its job
+        finished.
 
         PTB takes an update off its queue a moment before the processor counts it, so 'quiet' must hold over
         several polls in a row before the job queue is drained."""
