@@ -46,4 +46,6 @@ class PgStore:
         )
 
     async def close(self) -> None:
+        """The queue hands this process's running jobs back first (storage.postgres.jobs)."""
+        await self.jobs.close()
         await self.db.close()
