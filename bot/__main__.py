@@ -2,8 +2,8 @@
 the work in hand, close the database, exit 0.
 
 Exit codes: 0 after a clean stop, 2 on a configuration error (one line naming the variable), 3 when Telegram
-rejects TELEGRAM_BOT_TOKEN, 4 when another bot process already serves the same SQLite database. `python -m bot
-import-history …` imports a chat export instead (bot.history).
+rejects TELEGRAM_BOT_TOKEN, 4 when another bot process already serves the same SQLite database (with PostgreSQL
+several may). `python -m bot import-history …` imports a chat export instead (bot.history).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def main() -> int:
         return EXIT_CONFIG_ERROR
     secrets = (settings.telegram_bot_token.reveal(), settings.dashscope_api_key.reveal())
     configure_logging(settings.log_level, secrets=secrets)
+    if settings.postgres_dsn is not None:
+        return _serve(settings)  # PostgreSQL: several processes may serve one database
     try:
         lock = InstanceLock.acquire(settings.database_path)
     except AlreadyServing:

@@ -34,8 +34,7 @@ from bot.export.errors import ExportError
 from bot.export.messages import ExportMessage
 from bot.export.reader import Export, locate, read
 from bot.logs import configure_logging
-from bot.wiring import dashscope_client, embedding_service
-from storage.store import Store
+from bot.wiring import AnyStore, dashscope_client, embedding_service, open_store
 
 log = logging.getLogger("bot.history")
 
@@ -83,7 +82,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     except ExportError as exc:
         print(f"import-history: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     try:
         chooser = Chooser(ChatChoice(args.chat_id, frozenset(await store.chats.known_ids())))
         if args.dry_run:
@@ -124,7 +123,7 @@ class Chooser:
         return "no chat of this export is known to the bot: pass --chat-id to pick one"
 
 
-async def _dry_run(export: Export, chooser: Chooser, store: Store, settings: Settings) -> int:
+async def _dry_run(export: Export, chooser: Chooser, store: AnyStore, settings: Settings) -> int:
     try:
         result = await estimate(read(export), chooser, FolderFiles(export.folder),
                                 Stored(store.items, store.reembedding, settings.embedding.space))
@@ -154,7 +153,7 @@ def _estimate_text(result: Estimate, rpm: int) -> str:
     return "\n".join(lines)
 
 
-async def _import(export: Export, chooser: Chooser, store: Store, settings: Settings, *, ignore_caps: bool) -> int:
+async def _import(export: Export, chooser: Chooser, store: AnyStore, settings: Settings, *, ignore_caps: bool) -> int:
     tally = ImportTally(total=_embeddable_count(export, chooser.choice))
 
     async def work(importer: HistoryImporter) -> None:
@@ -164,7 +163,7 @@ async def _import(export: Export, chooser: Chooser, store: Store, settings: Sett
     return await _embedding_run(export, chooser, store, settings, tally, work, ignore_caps=ignore_caps)
 
 
-async def _reembed(export: Export, chooser: Chooser, store: Store, settings: Settings, *, ignore_caps: bool) -> int:
+async def _reembed(export: Export, chooser: Chooser, store: AnyStore, settings: Settings, *, ignore_caps: bool) -> int:
     """The chosen chats' imported items on an older model, from this export's folder, staged for the running bot
     to switch (it switches a chat within a minute of its last item being ready, or at its next start)."""
     tally = ImportTally()
@@ -178,7 +177,7 @@ async def _reembed(export: Export, chooser: Chooser, store: Store, settings: Set
     return await _embedding_run(export, chooser, store, settings, tally, work, ignore_caps=ignore_caps)
 
 
-async def _embedding_run(export: Export, chooser: Chooser, store: Store, settings: Settings, tally: ImportTally,
+async def _embedding_run(export: Export, chooser: Chooser, store: AnyStore, settings: Settings, tally: ImportTally,
                          work: Callable[[HistoryImporter], Awaitable[None]], *, ignore_caps: bool) -> int:
     """An import or a re-embedding: the import's budget (IMPORT_RPM), caps, files and exit codes."""
     client = dashscope_client(settings, settings.import_requests_per_minute)

@@ -2,6 +2,10 @@
 
 Nothing here imports Telegram: the gateway comes in from the adapter (bot.telegram.app), so the same services serve
 long polling, tests with an in-memory gateway, and any later entry point (webhooks, an import command).
+
+The backend is chosen here and nowhere else: SQLite (one process, chats' vectors searched in memory by
+`IndexRegistry`) or, with `DATABASE_URL=postgresql://…`, PostgreSQL (several processes, vectors searched in the
+database by `PgVectorIndex`); the core sees only its protocols.
 """
 
 from __future__ import annotations
@@ -39,23 +43,36 @@ from bot.core.results import OperatorAlert
 from bot.core.routes import FileSource, MediaRoutes
 from bot.core.search import SearchFloors, SearchService
 from bot.core.similar import SimilarService
-from bot.core.spaces import ModelSpaces
+from bot.core.spaces import CROSS_PROCESS_MEMORY_SECONDS, SPACE_MEMORY_SECONDS, ModelSpaces
 from bot.core.texts import TextIngest, TextPolicy
 from bot.core.worker import JobRunner
 from bot.dashscope.client import DashScopeClient
 from bot.dashscope.models import choice_for_space
 from bot.search.index import IndexRegistry
+from bot.search.protocol import VectorIndex
+from storage.postgres.search import PgVectorIndex
+from storage.postgres.store import PgStore
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+
+AnyStore = Store | PgStore
+
+
+async def open_store(settings: Settings) -> AnyStore:
+    """PostgreSQL when DATABASE_URL names one, else the SQLite file."""
+    if settings.postgres_dsn is not None:
+        return await PgStore.open(settings.postgres_dsn.reveal())
+    return await Store.open(settings.database_path)
 
 
 @dataclass(kw_only=True)
 class Services:
     settings: Settings
-    store: Store
+    store: AnyStore
     client: DashScopeClient
-    indexes: IndexRegistry
+    indexes: IndexRegistry | PgVectorIndex
+    """The configured model's index: in memory (SQLite) or the database's own search (PostgreSQL)."""
     health: EmbeddingHealth
     delivery: Delivery
     ingest: IngestService
@@ -79,7 +96,7 @@ class Services:
     @classmethod
     async def start(cls, settings: Settings, gateway: ChatGateway, present: Presenter, *,
                     client: DashScopeClient | None = None) -> Services:
-        store = await Store.open(settings.database_path)
+        store = await open_store(settings)
         client = client or dashscope_client(settings, settings.dashscope_rpm)
         delivery = Delivery(gateway, present, store.stats, Originals(store.items))
         health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery))
@@ -132,7 +149,7 @@ class Services:
         await runner.start()
         services._sweeper = asyncio.create_task(lifecycle.sweep_forever(), name="retention-sweeper")
         if settings.reembedding:
-            services._reembedding = asyncio.create_task(reembedder.run_forever(), name="re-embedding")
+            services._reembedding = asyncio.create_task(_reembed(store, reembedder), name="re-embedding")
         return services
 
     async def stop(self) -> None:
@@ -160,7 +177,7 @@ def dashscope_client(settings: Settings, requests_per_minute: int) -> DashScopeC
     )
 
 
-def embedding_service(settings: Settings, store: Store, client: DashScopeClient, source: FileSource,
+def embedding_service(settings: Settings, store: AnyStore, client: DashScopeClient, source: FileSource,
                       health: EmbeddingHealth, *, download_limit: int | None,
                       caps_lifted: bool = False) -> EmbeddingService:
     """The one embedding path, over Telegram's files (the bot, within the Bot API's download limit) or an export
@@ -180,14 +197,16 @@ class _Models:
     is a background one, so live traffic goes first.
     """
 
-    def __init__(self, settings: Settings, store: Store, client: DashScopeClient, gateway: ChatGateway,
+    def __init__(self, settings: Settings, store: AnyStore, client: DashScopeClient, gateway: ChatGateway,
                  health: EmbeddingHealth) -> None:
         self._settings, self._store, self._client = settings, store, client
         self._gateway, self._health = gateway, health
         self.clients: list[DashScopeClient] = []
-        self.indexes = self._registry(client.spec.space)
+        self.indexes = self._index(client.spec.space)
+        shared = isinstance(store, PgStore)  # other processes may switch a chat's space
         self.spaces = ModelSpaces(client.spec.space, store.reembedding, embedding_for=self._embedding_for,
-                                  index_for=self._index_for)
+                                  index_for=self._index_for,
+                                  memory_seconds=CROSS_PROCESS_MEMORY_SECONDS if shared else SPACE_MEMORY_SECONDS)
         store.items.add_listener(self.spaces)
         background = self._sibling(client.spec.space, background=True)
         self.reembedder = Reembedder(store=store.reembedding, embedding=self._embedding_on(background), health=health,
@@ -202,12 +221,14 @@ class _Models:
             return self._embedding_on(self._client)
         return self._embedding_on(self._sibling(space, background=False))
 
-    def _index_for(self, space: str) -> IndexRegistry:
-        return self.indexes if space == self.indexes.model else self._registry(space)
+    def _index_for(self, space: str) -> VectorIndex:
+        return self.indexes if space == self.indexes.model else self._index(space)
 
-    def _registry(self, space: str) -> IndexRegistry:
-        """Each space's index has the whole INDEX_MEMORY_MB: while chats re-embed, the old and new ones together may
-        hold up to twice that."""
+    def _index(self, space: str) -> IndexRegistry | PgVectorIndex:
+        """In memory with SQLite: each space's index has the whole INDEX_MEMORY_MB (while chats re-embed, the old and
+        new ones together may hold up to twice that). With PostgreSQL the database searches, nothing is held here."""
+        if isinstance(self._store, PgStore):
+            return PgVectorIndex(self._store.db, space)
         return IndexRegistry(self._store.items, space, choice_for_space(space).dimension,
                              memory_budget_bytes=self._settings.index_memory_mb << 20)
 
@@ -215,6 +236,12 @@ class _Models:
         choice = choice_for_space(space)
         self.clients.append(self._client.sibling(choice.name, choice.dimension, background=background))
         return self.clients[-1]
+
+
+async def _reembed(store: AnyStore, reembedder: Reembedder) -> None:
+    """With PostgreSQL several processes run, and only one of them re-embeds at a time (the others stand by)."""
+    async with store.reembedding.sole_runner():
+        await reembedder.run_forever()
 
 
 def _operator_alerter(settings: Settings, delivery: Delivery) -> OperatorAlerter:

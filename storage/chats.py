@@ -23,7 +23,7 @@ from storage.per_chat_tables import SETTINGS_COLUMNS
 
 log = logging.getLogger(__name__)
 
-_SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(ChatSettings))
+SETTINGS_FIELDS = frozenset(field.name for field in dataclasses.fields(ChatSettings))
 _COLUMNS = ", ".join(SETTINGS_COLUMNS)
 _SELECT_SETTINGS = f"SELECT {_COLUMNS} FROM chats WHERE chat_id = ?"  # noqa: S608 - constant column names
 _UPSERT_SETTINGS = (
@@ -46,12 +46,12 @@ class ChatRepository:
 
     async def update_settings(self, chat_id: int, **changes: Any) -> ChatSettings:
         """Change some settings (by ChatSettings field name), keep the others; returns the result."""
-        unknown = set(changes) - _SETTINGS_FIELDS
+        unknown = set(changes) - SETTINGS_FIELDS
         if unknown:
             raise ValueError(f"unknown chat settings {sorted(unknown)}")
         async with self._db.transaction() as conn:
             current = await _read_settings(conn, chat_id)
-            updated = _validated(dataclasses.replace(current, **changes))
+            updated = validated(dataclasses.replace(current, **changes))
             await conn.execute(_UPSERT_SETTINGS, (chat_id, *(getattr(updated, name) for name in SETTINGS_COLUMNS)))
         return updated
 
@@ -131,9 +131,12 @@ class ChatRepository:
 
 async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettings:
     rows = list(await conn.execute_fetchall(_SELECT_SETTINGS, (chat_id,)))
-    if not rows:
-        return ChatSettings()
-    threshold, stickers, animations, style, hours, language, retention, texts = rows[0]
+    return settings_from_row(tuple(rows[0])) if rows else ChatSettings()
+
+
+def settings_from_row(row: tuple[Any, ...]) -> ChatSettings:
+    """The SETTINGS_COLUMNS of a `chats` row, in that order (either backend)."""
+    threshold, stickers, animations, style, hours, language, retention, texts = row
     return ChatSettings(
         repost_threshold=None if threshold is None else float(threshold),
         alert_stickers=bool(stickers),
@@ -146,7 +149,8 @@ async def _read_settings(conn: aiosqlite.Connection, chat_id: int) -> ChatSettin
     )
 
 
-def _validated(settings: ChatSettings) -> ChatSettings:
+def validated(settings: ChatSettings) -> ChatSettings:
+    """Refuses what the columns could hold but the bot cannot use (either backend)."""
     threshold = settings.repost_threshold
     if threshold is not None and (
         isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold)

@@ -58,6 +58,12 @@ class ForgottenMessage(LookupError):
     """The message's item was deleted on request: it is not stored again (unless posted again, as a new message)."""
 
 
+class Row(Protocol):
+    """A result row readable by column name: sqlite3's Row or asyncpg's Record."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 class ItemListener(Protocol):
     def on_item_event(self, event: ItemEvent) -> None: ...
 
@@ -80,15 +86,12 @@ class ItemRepository:
     async def add(self, item: NewItem, vectors: Vectors) -> Item:
         """Store the item; a second add of the same message returns the stored item unchanged. A forgotten message
         raises ForgottenMessage."""
-        stored = await self.add_many([(item, vectors)])
-        if not stored:
-            raise ForgottenMessage(f"message {item.message_id} of chat {item.chat_id} was forgotten")
-        return stored[0]
+        return only_item(item, await self.add_many([(item, vectors)]))
 
     async def add_many(self, entries: Sequence[tuple[NewItem, Vectors]]) -> list[Item]:
         """`add` for many items in one transaction (imports, benchmarks); results in `entries` order, without the
         messages that were forgotten (deleted on request)."""
-        prepared = [(item, _unit_vectors(vectors)) for item, vectors in entries]
+        prepared = [(item, unit_vectors(vectors)) for item, vectors in entries]
         async with self._db.transaction() as conn:
             gone = await erasure.forgotten(conn, [(item.chat_id, item.message_id) for item, _ in prepared])
             prepared = [(item, units) for item, units in prepared if (item.chat_id, item.message_id) not in gone]
@@ -112,7 +115,7 @@ class ItemRepository:
             rows = await conn.execute_fetchall(
                 "SELECT * FROM items WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
             )
-        return {item.id: item for item in map(_item_from_row, rows)}
+        return {item.id: item for item in map(item_from_row, rows)}
 
     async def by_message(self, chat_id: int, message_id: int) -> Item | None:
         """The item of the message posted in `chat_id`, wherever it lives now."""
@@ -159,7 +162,7 @@ class ItemRepository:
                 "ORDER BY chat_id, date, id",
                 {"sender": sender_id, "chat": chat_id},
             )
-        return [_item_from_row(row) for row in rows]
+        return [item_from_row(row) for row in rows]
 
     async def older_than(self, chat_id: int, before: int) -> list[Item]:
         """The chat's items posted before `before` (unix seconds): due for deletion under its retention."""
@@ -167,7 +170,7 @@ class ItemRepository:
             rows = await conn.execute_fetchall(
                 "SELECT * FROM items WHERE chat_id = ? AND date < ? ORDER BY id", (chat_id, before)
             )
-        return [_item_from_row(row) for row in rows]
+        return [item_from_row(row) for row in rows]
 
     async def is_forgotten(self, chat_id: int, message_id: int) -> bool:
         async with self._db.read() as conn:
@@ -200,7 +203,7 @@ class ItemRepository:
                 "AND file_id IN (SELECT value FROM json_each(?))",
                 (chat_id, json.dumps(list(file_ids))),
             )
-            items = [_item_from_row(row) for row in rows]
+            items = [item_from_row(row) for row in rows]
             await erasure.drop_vectors(conn, items)
             self._notify_after_commit(
                 [VectorsChanged(item.chat_id, item.model, item.id, GONE, new_item=False) for item in items]
@@ -223,7 +226,7 @@ class ItemRepository:
             rows = await conn.execute_fetchall(
                 "SELECT * FROM items WHERE chat_id = ? AND kind = ? ORDER BY id", (chat_id, kind)
             )
-        return [_item_from_row(row) for row in rows]
+        return [item_from_row(row) for row in rows]
 
     async def load_vectors(self, chat_id: int, model: str) -> VectorBlock:
         """Every float32 vector of the chat, row by row (the truth, for tests and tools; not a fast path)."""
@@ -291,7 +294,7 @@ class ItemRepository:
     async def _one(self, query: str, params: tuple[Any, ...] | dict[str, Any]) -> Item | None:
         async with self._db.read() as conn:
             rows = list(await conn.execute_fetchall(query, params))
-        return _item_from_row(rows[0]) if rows else None
+        return item_from_row(rows[0]) if rows else None
 
     async def _counts(self, query: str, chat_id: int) -> dict[str, int]:
         async with self._db.read() as conn:
@@ -299,7 +302,14 @@ class ItemRepository:
         return {str(row[0]): int(row[1]) for row in rows}
 
 
-def _unit_vectors(vectors: Vectors) -> dict[int, FloatMatrix]:
+def only_item(item: NewItem, stored: Sequence[Item]) -> Item:
+    """What `add_many` of one item returned: the item, or nothing because its message was forgotten."""
+    if not stored:
+        raise ForgottenMessage(f"message {item.message_id} of chat {item.chat_id} was forgotten")
+    return stored[0]
+
+
+def unit_vectors(vectors: Vectors) -> dict[int, FloatMatrix]:
     """Validated before any SQL runs, so a bad vector never leaves half an item behind."""
     if FACET_MEDIA not in vectors and FACET_TEXT not in vectors:
         raise ValueError("an item needs a FACET_MEDIA vector (a text message: a FACET_TEXT one)")
@@ -320,7 +330,7 @@ async def _existing_items(conn: aiosqlite.Connection, items: Iterable[NewItem]) 
         "ON items.origin_chat_id = json_extract(k.value, '$[0]') AND items.message_id = json_extract(k.value, '$[1]')",
         (keys,),
     )
-    return {(int(row["origin_chat_id"]), int(row["message_id"])): _item_from_row(row) for row in rows}
+    return {(int(row["origin_chat_id"]), int(row["message_id"])): item_from_row(row) for row in rows}
 
 
 async def _chat_moves(conn: aiosqlite.Connection, chat_ids: Iterable[int]) -> dict[int, int]:
@@ -350,26 +360,26 @@ def _plan_batch(
     for item, units in prepared:
         stored = known.get((item.chat_id, item.message_id))
         if stored is None:
-            stored = _as_stored(item, next_id + len(created), moved.get(item.chat_id, item.chat_id))
+            stored = as_stored(item, next_id + len(created), moved.get(item.chat_id, item.chat_id))
             known[(item.chat_id, item.message_id)] = stored
             created.append((stored, units))
         results.append(stored)
     return results, created
 
 
-def _as_stored(item: NewItem, item_id: int, chat_id: int) -> Item:
+def as_stored(item: NewItem, item_id: int, chat_id: int) -> Item:
     values = {field.name: getattr(item, field.name) for field in fields(NewItem)}
     values["chat_id"] = chat_id
     return Item(**values, id=item_id, origin_chat_id=None if chat_id == item.chat_id else item.chat_id)
 
 
-def _origin(item: Item) -> int:
+def origin_of(item: Item) -> int:
     return item.chat_id if item.origin_chat_id is None else item.origin_chat_id
 
 
 def _item_params(item: Item) -> tuple[Any, ...]:
     return (
-        item.id, item.chat_id, _origin(item), item.message_id, item.sender_id, item.sender_name,
+        item.id, item.chat_id, origin_of(item), item.message_id, item.sender_id, item.sender_name,
         item.date, item.kind, item.file_id, item.file_unique_id, item.caption, item.model, item.route,
         item.media_group_id, item.source_path,
     )  # fmt: skip
@@ -379,7 +389,8 @@ def _vector_rows(item: Item, vectors: Mapping[int, FloatMatrix]) -> list[segment
     return [(item.id, facet, item.chat_id, item.model, to_blob(vector)) for facet, vector in sorted(vectors.items())]
 
 
-def _item_from_row(row: aiosqlite.Row) -> Item:
+def item_from_row(row: Row) -> Item:
+    """Also reads PostgreSQL's records (storage.postgres.items): the columns are named alike."""
     origin = row["origin_chat_id"]
     return Item(
         id=row["id"],

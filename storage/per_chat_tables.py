@@ -15,6 +15,27 @@ SETTINGS_COLUMNS = ("repost_threshold", "alert_stickers", "alert_animations", "a
 """The settings columns of `chats`, named as the ChatSettings fields: moved with the chat, read and written by
 storage.chats."""
 
+CHAT_TABLES: dict[str, tuple[str, ...]] = {
+    "items": ("chat_id",),
+    "vectors": ("chat_id",),
+    "segments": ("chat_id",),
+    "chats": ("chat_id",),
+    "chat_moves": ("new_chat_id",),
+    "jobs": ("chat_id",),
+    "usage": ("chat_id",),
+    "chat_counters": ("chat_id",),
+    "dismissals": ("chat_id",),
+    "ignored": ("chat_id",),
+    "nearest": ("chat_id",),
+    "reembedded": ("chat_id",),
+    "confirmations": ("chat_id", "target_chat_id"),
+    "forgotten_messages": ("chat_id",),
+}
+"""Every table holding a chat's rows (in either backend's schema), by the columns naming the chat: a move leaves none
+under the old id but the tombstones (`forgotten_messages`, keyed by the Telegram address) and the move's own record
+(`chat_moves.old_chat_id`), and a purge leaves none at all. Both backends' move and purge (this module, and
+storage.postgres.chats) are tested against it, and a test fails when a schema grows a chat column not listed here."""
+
 # What people told the bot about a chat's media, and each item's nearest earlier one (storage.feedback). An entry
 # the new chat already holds (the same ignored file) wins over the old chat's duplicate.
 _MOVE_FEEDBACK = (

@@ -8,7 +8,8 @@ in-memory indexes of the chat are rebuilt. Progress is the table itself, so a re
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 import numpy.typing as npt
 
@@ -18,14 +19,15 @@ from storage.items import ItemRepository
 from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT, TEXT_KIND, ChatBacklog, Item
 from storage.vectors import to_blob, unit_vector
 
-_BACKLOG = """
+BACKLOG = """
     SELECT i.chat_id, count(*),
            count(r.item_id) FILTER (WHERE r.state = 'ready'),
            count(r.item_id) FILTER (WHERE r.state = 'kept')
-    FROM items AS i LEFT JOIN reembedded AS r ON r.item_id = i.id AND r.model = :model
-    WHERE i.model != :model {chat_filter}
+    FROM items AS i LEFT JOIN reembedded AS r ON r.item_id = i.id AND r.model = {model}
+    WHERE i.model != {model} {chat_filter}
     GROUP BY i.chat_id ORDER BY i.chat_id
 """
+"""Both backends' backlog: `model` and `chat_filter` are filled with their placeholders."""
 
 
 class ReembeddingRepository:
@@ -33,9 +35,14 @@ class ReembeddingRepository:
         self._db = db
         self._items = items
 
+    @asynccontextmanager
+    async def sole_runner(self) -> AsyncIterator[None]:
+        """Only one process serves a SQLite database (storage.single_instance): it is the only one re-embedding."""
+        yield
+
     async def backlog(self, model: str, chat_id: int | None = None) -> list[ChatBacklog]:
         """Every chat (or one) holding items not tagged `model`; a chat whose only such items are kept is done."""
-        query = _BACKLOG.format(chat_filter="" if chat_id is None else "AND i.chat_id = :chat")
+        query = BACKLOG.format(model=":model", chat_filter="" if chat_id is None else "AND i.chat_id = :chat")
         async with self._db.read() as conn:
             rows = await conn.execute_fetchall(query, {"model": model, "chat": chat_id})
         return [ChatBacklog(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]

@@ -85,6 +85,10 @@ def bot_environment(tg: FakeBotAPI, ds: FakeDashScope, db_path: Path, **extra: s
 BACKENDS = ("sqlite", "postgresql")
 
 
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+"""For a test about SQLite itself (its file, its single-process lock): say why where it is used."""
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Every test that runs a bot (or opens a store through `backend_url`) runs once on each backend."""
@@ -101,9 +105,10 @@ def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) ->
 
 
 @pytest.fixture
-def make_settings(fake_tg: FakeBotAPI, fake_ds: FakeDashScope, tmp_path: Path):  # type: ignore[no-untyped-def]
+def make_settings(fake_tg: FakeBotAPI, fake_ds: FakeDashScope, tmp_path: Path,  # type: ignore[no-untyped-def]
+                  backend_url: str):
     def make(**extra: str) -> Settings:
-        env = bot_environment(fake_tg, fake_ds, tmp_path / "data" / "bot.db", **extra)
+        env = bot_environment(fake_tg, fake_ds, tmp_path / "data" / "bot.db", **{"DATABASE_URL": backend_url, **extra})
         return load_settings(env, dotenv_path=tmp_path / "absent.env")
 
     return make
@@ -121,10 +126,17 @@ class RunningBot:
 
     def _quiet(self, last_update_id: int) -> bool:
         return (self.tg.confirmed_offset() > last_update_id and self.app.update_queue.empty()
-                and self.app.update_processor.current_concurrent_updates == 0)
+                and self.app.update_processor.current_concurrent_updates == 0 and not self._handlers_running())
+
+    def _handlers_running(self) -> bool:
+        """Commands and button presses run as tasks of their own (`block=False`), which the processor no longer
+        counts once they are started: an answer still being sent is work in hand too."""
+        return any(":process_update_non_blocking:" in task.get_name() and not task.done()
+                   for task in asyncio.all_tasks())
 
     async def settle(self, timeout: float = 15.0) -> None:
-        """Wait until every update pushed so far was fetched, handled, and its job finished.
+        """Wait until every update pushed so far was fetched, handled (commands and presses answered), and its job
+        finished.
 
         PTB takes an update off its queue a moment before the processor counts it, so 'quiet' must hold over
         several polls in a row before the job queue is drained."""

@@ -13,6 +13,7 @@ from tests.conftest import RunningBot, running_bot
 from tests.fakes.dashscope import V1_MODEL, FakeDashScope, RecordedRequest
 from tests.fakes.telegram import Chat, FakeBotAPI, User
 from tests.pictures import picture, reencoded
+from tests.support.storage import run_sql
 from tests.test_e2e_core import texts
 
 pytestmark = pytest.mark.slow
@@ -40,8 +41,7 @@ def text_requests(ds: FakeDashScope) -> list[dict[str, Any]]:
 
 
 async def rows(bot: RunningBot, query: str) -> list[tuple[Any, ...]]:
-    async with bot.services.store.db.read() as conn:
-        return [tuple(row) for row in await conn.execute_fetchall(query)]
+    return await run_sql(bot.services.store, query)
 
 
 async def search_answer(bot: RunningBot, words: str) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ checked where it lives (the database rows, the index, the file's bytes, a replay
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,10 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from tests.conftest import RunningBot, running_bot
+from tests.conftest import RunningBot, running_bot, sqlite_only
 from tests.fakes.telegram import Chat, FakeBotAPI, User
 from tests.pictures import picture
+from tests.support.storage import rows_mentioning, run_sql
 
 pytestmark = pytest.mark.slow
 
@@ -77,22 +77,6 @@ async def post(bot: RunningBot, chat: Chat, user: User, seed: int, **options: An
 
 async def stored(bot: RunningBot, chat: Chat, message: dict[str, Any]) -> bool:
     return await bot.services.store.items.by_message(chat.id, message["message_id"]) is not None
-
-
-def rows_mentioning(db_path: Path, chat_id: int) -> dict[str, int]:
-    """Rows of every table with a chat-id column holding `chat_id`."""
-    found: dict[str, int] = {}
-    with sqlite3.connect(db_path) as conn:
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
-            for column in columns:
-                if column.endswith("chat_id"):
-                    query = f"SELECT count(*) FROM {table} WHERE {column} = ?"  # noqa: S608 - names from the schema
-                    count = conn.execute(query, (chat_id,)).fetchone()[0]
-                    if count:
-                        found[f"{table}.{column}"] = count
-    return found
 
 
 def db_path_of(bot: RunningBot) -> Path:
@@ -207,6 +191,7 @@ async def test_after_forget_me_nothing_returns_the_items_not_even_after_a_restar
 # ---- what deleting leaves in the file --------------------------------------------------------------------------
 
 
+@sqlite_only  # the bytes of SQLite's file (secure_delete); PostgreSQL's dead rows are autovacuum's (README)
 async def test_deleted_captions_are_gone_from_the_database_file(bot: RunningBot) -> None:
     photo = await post(bot, GROUP, ALICE, seed=12, caption=SECRET)
     await post(bot, GROUP, BOB, seed=13, caption="bob keeps this")
@@ -258,12 +243,12 @@ async def test_purge_needs_an_admin_to_ask_and_an_admin_to_press_and_leaves_no_r
     ask = await command(bot, GROUP, ALICE, "/purge")
     yes = buttons(ask)[0]
     assert await press(bot, ask, BOB, yes) == "This button is not for you."
-    assert rows_mentioning(db_path_of(bot), GROUP.id)  # not pressed by an admin: all still there
+    assert await rows_mentioning(bot.services.store, GROUP.id)  # not pressed by an admin: all still there
     seen = len(bot.tg.sent_messages(GROUP.id))
     assert await press(bot, ask, CAROL, yes) == "Done."
     result = await bot.tg.wait_for(lambda: new_messages(bot, GROUP.id, seen))
     assert "is deleted" in text_of(result[0])
-    assert rows_mentioning(db_path_of(bot), GROUP.id) == {}
+    assert await rows_mentioning(bot.services.store, GROUP.id) == {}
     stats = await command(bot, GROUP, ALICE, "/stats")
     assert "Items: 0" in text_of(stats) and "Index: 0 searchable vectors" in text_of(stats)
 
@@ -275,7 +260,7 @@ async def test_purge_by_id_from_private_is_for_operators_only(bot: RunningBot) -
     ask = await command(bot, private(OPERATOR), OPERATOR, f"/purge {OTHER.id}")
     assert str(OTHER.id) in text_of(ask) and await stored(bot, OTHER, photo)
     assert await press(bot, ask, OPERATOR, buttons(ask)[0]) == "Done."
-    assert rows_mentioning(db_path_of(bot), OTHER.id) == {}
+    assert await rows_mentioning(bot.services.store, OTHER.id) == {}
 
 
 # ---- retention -------------------------------------------------------------------------------------------------
@@ -288,8 +273,9 @@ async def test_retention_setting_deletes_older_items_in_the_sweep(bot: RunningBo
     shown = await command(bot, GROUP, ALICE, "/settings retention 365")
     assert "older than 365 days are deleted" in text_of(shown)
     a_year_and_more = int(time.time()) - 400 * 86400
-    conn = bot.services.store.db.conn  # the post is backdated: the fake Bot API dates messages now
-    await conn.execute("UPDATE items SET date = ? WHERE message_id = ?", (a_year_and_more, old["message_id"]))
+    # The post is backdated: the fake Bot API dates messages now.
+    await run_sql(bot.services.store, "UPDATE items SET date = $1 WHERE message_id = $2", a_year_and_more,
+                  old["message_id"])
     assert await bot.services.lifecycle.expire_items() == 1
     assert not await stored(bot, GROUP, old) and await stored(bot, GROUP, recent)
     off = await command(bot, GROUP, ALICE, "/settings retention off")

@@ -155,7 +155,7 @@ async def test_wrong_vector_length_is_retried_and_never_stored(bot: RunningBot) 
     await bot.settle(timeout=15)
     assert await missing(bot, posted) == []
     assert len(bot.ds.embed_requests) == 2
-    assert len(await bot.services.indexes.get(GROUP.id)) == 1
+    assert await bot.services.indexes.count(GROUP.id) == 1
 
 
 @pytest.mark.usefixtures("quick_probes")

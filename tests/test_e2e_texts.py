@@ -14,6 +14,7 @@ from tests import test_e2e_admin_controls as controls
 from tests import test_e2e_privacy as privacy
 from tests.conftest import RunningBot
 from tests.fakes.telegram import Chat, User
+from tests.support.storage import run_sql
 from tests.test_e2e_core import ALICE, BOB, GROUP
 
 OTHER_GROUP = Chat(id=-1005555555555, type="supergroup", title="Other")
@@ -243,9 +244,8 @@ async def test_retention_deletes_old_texts_in_the_sweep(bot: RunningBot) -> None
     recent = bot.tg.send_text(GROUP, CAROL, "did anyone watch the match last night")
     await bot.settle()
     await privacy.command(bot, GROUP, ALICE, "/settings retention 365")
-    conn = bot.services.store.db.conn  # backdated: the fake Bot API dates messages now
-    await conn.execute("UPDATE items SET date = ? WHERE message_id = ?",
-                       (int(time.time()) - 400 * 86400, old["message_id"]))
+    await run_sql(bot.services.store, "UPDATE items SET date = $1 WHERE message_id = $2",  # backdated: the fake
+                  int(time.time()) - 400 * 86400, old["message_id"])  # Bot API dates messages now
     assert await bot.services.lifecycle.expire_items() == 1
     assert not await privacy.stored(bot, GROUP, old) and await privacy.stored(bot, GROUP, recent)
 

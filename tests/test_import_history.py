@@ -13,13 +13,13 @@ import pytest
 from bot.config import Settings
 from bot.core.importer import IMPORTED_FILE_ID
 from bot.history import EXIT_BAD_INPUT, EXIT_DONE, EXIT_STOPPED, parse_args, run
+from bot.wiring import open_store
 from storage.models import FACET_MEDIA
-from storage.store import Store
 from tests.fakes.dashscope import FakeDashScope
 from tests.media_samples import garbage, video
 from tests.pictures import picture
 from tests.support.exports import LEFT_OUT, ExportBuilder, whole_account
-from tests.support.storage import new_item
+from tests.support.storage import new_item, run_sql
 
 CHAT_ID = -1001234567890
 
@@ -29,12 +29,10 @@ async def import_history(settings: Settings, *argv: str) -> int:
 
 
 async def stored(settings: Settings, chat_id: int = CHAT_ID) -> dict[int, tuple[object, ...]]:
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     try:
-        async with store.db.read() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT message_id, kind, sender_id, sender_name, date, file_id, caption, route FROM items "
-                "WHERE chat_id = ? ORDER BY message_id", (chat_id,))
+        rows = await run_sql(store, "SELECT message_id, kind, sender_id, sender_name, date, file_id, caption, route "
+                                    "FROM items WHERE chat_id = $1 ORDER BY message_id", chat_id)
     finally:
         await store.close()
     return {int(row[0]): tuple(row[1:]) for row in rows}
@@ -86,7 +84,7 @@ async def test_a_second_run_imports_nothing_twice_and_calls_no_api(
 async def test_a_message_seen_live_is_not_imported_again(make_settings, fake_ds: FakeDashScope, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     settings = make_settings()
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     live = replace(new_item(CHAT_ID, 2, model="multimodal-embedding-v1"), file_id="telegram-file-id")
     await store.items.add(live, {FACET_MEDIA: np.ones(1024)})
     await store.close()
@@ -125,7 +123,7 @@ async def test_whole_account_export_imports_the_chat_picked_by_id(make_settings,
 async def test_whole_account_export_without_chat_id_imports_the_chats_the_bot_knows(
         make_settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     settings = make_settings()
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     await store.chats.update_settings(-100111, alert_stickers=True)
     await store.close()
     first, second = ExportBuilder(tmp_path / "export"), ExportBuilder(tmp_path / "export")
@@ -237,7 +235,7 @@ async def test_import_waits_while_the_live_bot_has_due_jobs(make_settings, tmp_p
     """A job of the running bot is due: the import sends nothing until it is done."""
     settings = make_settings()
     folder = sample_export(tmp_path / "export").write()
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     job = await store.jobs.enqueue("ingest:-1:1", -1, "ingest", {}, now=int(time.time()))
     assert job is not None
     task = asyncio.create_task(import_history(settings, str(folder)))
@@ -264,7 +262,7 @@ async def test_a_forgotten_message_is_not_imported_again(make_settings, fake_ds:
     settings = make_settings()
     folder = sample_export(tmp_path / "export").write()
     await import_history(settings, str(folder))
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     try:
         item = await store.items.by_message(CHAT_ID, 2)
         assert item is not None

@@ -13,10 +13,11 @@ import pytest
 
 from bot.config import Settings
 from bot.history import EXIT_DONE, parse_args, run
-from storage.store import Store
+from bot.wiring import open_store
 from tests.fakes.dashscope import V1_MODEL, FakeDashScope
 from tests.pictures import picture
 from tests.support.exports import ExportBuilder
+from tests.support.storage import run_sql
 
 CHAT_ID = -1001234567890
 NEW_MODEL = "tongyi-embedding-vision-flash"
@@ -30,10 +31,9 @@ async def import_history(settings: Settings, *argv: str) -> int:
 
 
 async def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     try:
-        async with store.db.read() as conn:
-            return [tuple(row) for row in await conn.execute_fetchall(sql)]
+        return await run_sql(store, sql)
     finally:
         await store.close()
 
@@ -51,7 +51,7 @@ def three_pictures(folder: Path) -> ExportBuilder:
 
 
 async def staged(settings: Settings) -> list[tuple[Any, ...]]:
-    return await query(settings, "SELECT i.message_id, r.model, r.state, length(r.media) / 4 FROM reembedded AS r "
+    return await query(settings, "SELECT i.message_id, r.model, r.state, dims(r.media) FROM reembedded AS r "
                                  "JOIN items AS i ON i.id = r.item_id ORDER BY i.message_id")
 
 
@@ -122,9 +122,8 @@ async def test_items_imported_before_paths_were_recorded_are_counted_then_found_
         make_settings: Any, fake_ds: FakeDashScope, imported_on_v1: tuple[ExportBuilder, Path],
         capsys: pytest.CaptureFixture[str]) -> None:
     _export, folder = imported_on_v1
-    store = await Store.open(make_settings().database_path)
-    async with store.db.transaction() as conn:
-        await conn.execute("UPDATE items SET source_path = NULL")  # as an import by an older version left them
+    store = await open_store(make_settings())
+    await run_sql(store, "UPDATE items SET source_path = NULL")  # as an import by an older version left them
     await store.close()
     settings = make_settings(EMBEDDING_MODEL=NEW_MODEL)
     capsys.readouterr()
@@ -140,13 +139,13 @@ async def test_reembedding_waits_for_live_jobs_like_the_import(
         make_settings: Any, fake_ds: FakeDashScope, imported_on_v1: tuple[ExportBuilder, Path]) -> None:
     _export, folder = imported_on_v1
     settings = make_settings(EMBEDDING_MODEL=NEW_MODEL)
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     await store.jobs.enqueue("live-1", CHAT_ID, "media", {}, now=0)  # a person waiting on the running bot
     await store.close()
     task = asyncio.create_task(import_history(settings, str(folder), "--reembed"))
     await asyncio.sleep(1.0)
     assert not task.done() and requests_of(fake_ds, NEW_MODEL) == 0
-    store = await Store.open(settings.database_path)
+    store = await open_store(settings)
     (job,) = await store.jobs.claim(now=int(time.time()), limit=1)
     await store.jobs.complete(job.id)
     await store.close()

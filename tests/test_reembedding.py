@@ -17,19 +17,19 @@ from bot.dashscope.ratelimit import RateLimiter
 from bot.replies.render import render
 from bot.wiring import Services
 from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT, TEXT_KIND
-from storage.store import Store
+from storage.postgres.store import PgStore
 from tests.pictures import picture
 from tests.support.embedder import FakeEmbeddingClient
 from tests.support.gateway import MemoryGateway
-from tests.support.storage import new_item, open_store, random_unit_vectors
+from tests.support.storage import AnyStore, new_item, open_store_at, random_unit_vectors, run_sql
 from tests.test_embedding_client import FakeClock
 
 OLD, NEW = "old-model@4", "new-model@3"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(tmp_path / "bot.db") as opened:
+async def store(backend_url: str) -> AsyncIterator[AnyStore]:
+    async with open_store_at(backend_url) as opened:
         old = random_unit_vectors(4, 4)
         await opened.items.add_many([(new_item(1, m, model=OLD, caption="c" if m == 1 else None),
                                       {FACET_MEDIA: old[m]} | ({FACET_CAPTION: old[0]} if m == 1 else {}))
@@ -38,14 +38,18 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         yield opened
 
 
-async def vector_tags(store: Store) -> list[tuple[int, int, str, int]]:
+async def vector_tags(store: AnyStore) -> list[tuple[int, int, str, int]]:
+    if isinstance(store, PgStore):
+        found = await store.db.fetch(
+            "SELECT item_id, facet, model, vector_dims(embedding) FROM vectors ORDER BY item_id, facet")
+        return [tuple(row) for row in found]  # type: ignore[misc]
     async with store.db.read() as conn:
         rows = await conn.execute_fetchall(
             "SELECT item_id, facet, model, length(vector) / 4 FROM vectors ORDER BY item_id, facet")
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-async def test_staged_items_switch_at_once_and_kept_ones_stay_old(store: Store) -> None:
+async def test_staged_items_switch_at_once_and_kept_ones_stay_old(store: AnyStore) -> None:
     repo = store.reembedding
     first, second, third = await repo.next_items(1, NEW, limit=10)
     new = random_unit_vectors(3, 3, seed=1)
@@ -78,7 +82,7 @@ async def test_staged_items_switch_at_once_and_kept_ones_stay_old(store: Store) 
     assert [item.message_id for item in await repo.next_items(1, NEW, limit=10)] == [9]
 
 
-async def test_an_edit_voids_the_staged_vectors_of_that_item(store: Store) -> None:
+async def test_an_edit_voids_the_staged_vectors_of_that_item(store: AnyStore) -> None:
     repo = store.reembedding
     item, *_ = await repo.next_items(1, NEW, limit=1)
     await repo.stage(item, NEW, random_unit_vectors(1, 3)[0], None)
@@ -86,7 +90,7 @@ async def test_an_edit_voids_the_staged_vectors_of_that_item(store: Store) -> No
     assert [i.id for i in await repo.next_items(1, NEW, limit=1)] == [item.id]
 
 
-async def test_work_for_an_abandoned_target_is_void_and_other_models_cache_goes(store: Store) -> None:
+async def test_work_for_an_abandoned_target_is_void_and_other_models_cache_goes(store: AnyStore) -> None:
     repo = store.reembedding
     item, *_ = await repo.next_items(1, NEW, limit=1)
     await repo.stage(item, NEW, random_unit_vectors(1, 3)[0], None)
@@ -98,15 +102,20 @@ async def test_work_for_an_abandoned_target_is_void_and_other_models_cache_goes(
     assert await store.cache.get("u", OLD) is None and await store.cache.get("u", NEW) is not None
 
 
-async def test_staged_work_moves_with_its_chat_and_is_purged_with_it(store: Store) -> None:
+async def test_staged_work_moves_with_its_chat_and_is_purged_with_it(store: AnyStore) -> None:
     repo = store.reembedding
     item, *_ = await repo.next_items(1, NEW, limit=1)
     await repo.stage(item, NEW, random_unit_vectors(1, 3)[0], None)
     await store.chats.move(1, 100)
     assert (await repo.backlog(NEW, 100))[0].staged == 1
     await store.chats.purge(100)
-    async with store.db.read() as conn:
-        assert list(await conn.execute_fetchall("SELECT * FROM reembedded")) == []
+    assert [backlog.chat_id for backlog in await repo.backlog(NEW)] == [2]  # chat 2 has not moved
+    assert await repo.backlog(NEW, 100) == [] and await repo.next_items(100, NEW, limit=10) == []
+    if isinstance(store, PgStore):
+        assert await store.db.fetchval("SELECT count(*) FROM reembedded") == 0
+    else:
+        async with store.db.read() as conn:
+            assert list(await conn.execute_fetchall("SELECT * FROM reembedded")) == []
 
 
 async def test_background_requests_wait_for_live_ones_and_leave_a_reserve() -> None:
@@ -135,12 +144,21 @@ async def test_background_requests_wait_for_live_ones_and_leave_a_reserve() -> N
     assert clock.now - mark <= 1.0
 
 
-async def test_the_reembedder_retries_service_errors_keeps_gone_files_and_never_repeats(tmp_path: Path) -> None:
+def _database(backend_url: str, tmp_path: Path) -> dict[str, object]:
+    """Settings fields naming the test's backend."""
+    if backend_url.startswith("postgresql://"):
+        return {"postgres_dsn": Secret(backend_url)}
+    return {"database_path": tmp_path / "bot.db"}
+
+
+async def test_the_reembedder_retries_service_errors_keeps_gone_files_and_never_repeats(
+        tmp_path: Path, backend_url: str) -> None:
     flash = choose_model("tongyi-embedding-vision-flash")
     client = FakeEmbeddingClient(spec=flash, errors=[ServerError("busy", status=500)])
     gateway = MemoryGateway(files={"f0": picture("red", seed=0), "f2": picture("blue", seed=2)})
     settings = Settings(telegram_bot_token=Secret("1:x"), dashscope_api_key=Secret("k"),
-                        database_path=tmp_path / "bot.db", embedding_model=flash.name, reembedding=False)
+                        embedding_model=flash.name, reembedding=False,
+                        **_database(backend_url, tmp_path))  # type: ignore[arg-type]
     services = await Services.start(settings, gateway, render, client=client)  # type: ignore[arg-type]
     try:
         old = random_unit_vectors(3, 1024)
@@ -163,11 +181,13 @@ async def test_the_reembedder_retries_service_errors_keeps_gone_files_and_never_
         await services.close()
 
 
-async def test_text_messages_are_re_embedded_by_their_text_and_switch_under_their_own_facet(tmp_path: Path) -> None:
+async def test_text_messages_are_re_embedded_by_their_text_and_switch_under_their_own_facet(
+        tmp_path: Path, backend_url: str) -> None:
     flash = choose_model("tongyi-embedding-vision-flash")
     client = FakeEmbeddingClient(spec=flash)
     settings = Settings(telegram_bot_token=Secret("1:x"), dashscope_api_key=Secret("k"),
-                        database_path=tmp_path / "bot.db", embedding_model=flash.name, reembedding=False)
+                        embedding_model=flash.name, reembedding=False,
+                        **_database(backend_url, tmp_path))  # type: ignore[arg-type]
     services = await Services.start(settings, MemoryGateway(files={}), render, client=client)  # type: ignore[arg-type]
     try:
         old_model = "multimodal-embedding-v1@1024"
@@ -179,15 +199,13 @@ async def test_text_messages_are_re_embedded_by_their_text_and_switch_under_thei
                                 timings=ReembedTimings(retry_seconds=0.01))
         assert await reembedder.run_once()
         assert client.calls == 1 and await services.spaces.of(-5) == flash.space
-        async with services.store.db.read() as conn:
-            rows = list(await conn.execute_fetchall("SELECT facet, model FROM vectors WHERE item_id = ?", (text.id,)))
-        assert [tuple(row) for row in rows] == [(FACET_TEXT, flash.space)]
+        assert await vector_tags(services.store) == [(text.id, FACET_TEXT, flash.space, flash.dimension)]
     finally:
         await services.stop()
         await services.close()
 
 
-async def test_a_keep_never_overwrites_vectors_staged_by_an_import_meanwhile(store: Store) -> None:
+async def test_a_keep_never_overwrites_vectors_staged_by_an_import_meanwhile(store: AnyStore) -> None:
     repo = store.reembedding
     item, *_ = await repo.next_items(1, NEW, limit=1)
     await repo.stage(item, NEW, random_unit_vectors(1, 3)[0], None)  # import-history, in its own process
@@ -195,12 +213,10 @@ async def test_a_keep_never_overwrites_vectors_staged_by_an_import_meanwhile(sto
     (backlog,) = await repo.backlog(NEW, 1)
     assert (backlog.staged, backlog.kept) == (1, 0)
     await repo.keep(item, "third-model@2", "file gone")  # a keep towards another target still replaces
-    async with store.db.read() as conn:
-        rows = [tuple(r) for r in await conn.execute_fetchall("SELECT model, state FROM reembedded")]
-    assert rows == [("third-model@2", "kept")]
+    assert await run_sql(store, "SELECT model, state FROM reembedded") == [("third-model@2", "kept")]
 
 
-async def test_imported_items_are_listed_by_recorded_path_and_counted_without_one(store: Store) -> None:
+async def test_imported_items_are_listed_by_recorded_path_and_counted_without_one(store: AnyStore) -> None:
     repo = store.reembedding
     old = random_unit_vectors(3, 4, seed=5)
     with_path, without_path, on_new = await store.items.add_many([
@@ -221,13 +237,14 @@ async def test_imported_items_are_listed_by_recorded_path_and_counted_without_on
     assert await repo.imported_without_path(1, NEW) == 0 and on_new.source_path == "photos/c.jpg"
 
 
-async def test_the_reembedder_keeps_imported_items_without_asking_telegram(tmp_path: Path) -> None:
+async def test_the_reembedder_keeps_imported_items_without_asking_telegram(tmp_path: Path, backend_url: str) -> None:
     flash = choose_model("tongyi-embedding-vision-flash")
     client = FakeEmbeddingClient(spec=flash)
     # Were the bot to ask for the empty file id, this gateway would hand it a picture.
     gateway = MemoryGateway(files={"": picture("red", seed=0)})
     settings = Settings(telegram_bot_token=Secret("1:x"), dashscope_api_key=Secret("k"),
-                        database_path=tmp_path / "bot.db", embedding_model=flash.name, reembedding=False)
+                        embedding_model=flash.name, reembedding=False,
+                        **_database(backend_url, tmp_path))  # type: ignore[arg-type]
     services = await Services.start(settings, gateway, render, client=client)  # type: ignore[arg-type]
     try:
         await services.store.items.add(new_item(-5, 1, file_id="", model="multimodal-embedding-v1@1024",
@@ -236,9 +253,7 @@ async def test_the_reembedder_keeps_imported_items_without_asking_telegram(tmp_p
                                 health=services.health, budget_per_minute=120)
         assert await reembedder.run_once()
         assert client.calls == 0
-        async with services.store.db.read() as conn:
-            rows = [tuple(r) for r in await conn.execute_fetchall("SELECT state, reason FROM reembedded")]
-        assert rows == [("kept", IMPORTED_REASON)]
+        assert await run_sql(services.store, "SELECT state, reason FROM reembedded") == [("kept", IMPORTED_REASON)]
     finally:
         await services.stop()
         await services.close()

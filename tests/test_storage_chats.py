@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from storage.models import ChatSettings
-from storage.store import Store
-from tests.support.storage import open_store
+from tests.support.storage import AnyStore, open_store_at
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(tmp_path / "bot.db") as opened:
+async def store(backend_url: str) -> AsyncIterator[AnyStore]:
+    async with open_store_at(backend_url) as opened:
         yield opened
 
 
-async def test_unknown_chats_have_default_settings_and_are_active(store: Store) -> None:
+async def test_unknown_chats_have_default_settings_and_are_active(store: AnyStore) -> None:
     assert await store.chats.settings(42) == ChatSettings(None, alert_stickers=False, alert_animations=True)
     assert await store.chats.is_active(42)
 
 
-async def test_update_changes_only_the_named_settings(store: Store) -> None:
+async def test_update_changes_only_the_named_settings(store: AnyStore) -> None:
     assert await store.chats.update_settings(1, repost_threshold=0.9) == ChatSettings(repost_threshold=0.9)
     updated = await store.chats.update_settings(1, alert_stickers=True, alert_animations=False)
 
@@ -37,19 +35,19 @@ async def test_update_changes_only_the_named_settings(store: Store) -> None:
     "changes",
     [{"repost_threshold": 1.5}, {"repost_threshold": "high"}, {"alert_stickers": 1}, {"colour": "blue"}],
 )
-async def test_invalid_settings_are_rejected_and_nothing_changes(store: Store, changes: dict[str, object]) -> None:
+async def test_invalid_settings_are_rejected_and_nothing_changes(store: AnyStore, changes: dict[str, object]) -> None:
     await store.chats.update_settings(1, repost_threshold=0.8)
     with pytest.raises(ValueError):
         await store.chats.update_settings(1, **changes)
     assert await store.chats.settings(1) == ChatSettings(repost_threshold=0.8)
 
 
-async def test_integer_threshold_is_stored_as_float(store: Store) -> None:
+async def test_integer_threshold_is_stored_as_float(store: AnyStore) -> None:
     settings = await store.chats.update_settings(1, repost_threshold=1)
     assert settings.repost_threshold == 1.0 and isinstance(settings.repost_threshold, float)
 
 
-async def test_removal_and_return(store: Store) -> None:
+async def test_removal_and_return(store: AnyStore) -> None:
     await store.chats.update_settings(1, alert_stickers=True)
     await store.chats.mark_removed(1, at=100)
     await store.chats.mark_removed(1, at=500)  # told again later: retention still counts from 100

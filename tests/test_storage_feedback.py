@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT, TEXT_KIND
-from tests.support.backends import Repos, needs_items
+from tests.support.backends import Repos
 from tests.support.storage import new_item
 
 
@@ -67,7 +67,6 @@ async def test_nearest_records_count_by_threshold_and_keep_being_called(repos: R
 
 
 async def test_the_vector_standing_for_an_item_is_its_media_or_its_text(repos: Repos) -> None:
-    needs_items(repos)
     photo = await repos.items.add(new_item(-5, 1), {FACET_MEDIA: [3.0, 4.0], FACET_CAPTION: [1.0, 0.0]})
     text = await repos.items.add(new_item(-5, 2, kind=TEXT_KIND, caption="hello"), {FACET_TEXT: [0.0, 2.0]})
 
@@ -77,7 +76,6 @@ async def test_the_vector_standing_for_an_item_is_its_media_or_its_text(repos: R
 
 
 async def test_feedback_shows_in_the_chat_statistics(repos: Repos) -> None:
-    needs_items(repos)
     first = await repos.items.add(new_item(-5, 1, sender_id=7, sender_name="Al"), {FACET_MEDIA: [1.0, 0.0]})
     items = [await repos.items.add(new_item(-5, n, sender_id=sender, sender_name=name), {FACET_MEDIA: [1.0, 0.1]})
              for n, sender, name in ((2, 7, "Al"), (3, 7, "Alice"), (4, 8, "Bob"), (5, 9, "Cy"))]

@@ -16,8 +16,8 @@ from bot.logs import configure_logging
 from storage import segments
 from storage.items import ForgottenMessage
 from storage.models import FACET_CAPTION, FACET_MEDIA
-from storage.store import Store
-from tests.support.storage import TEST_MODEL, new_item, open_store, random_unit_vectors
+from storage.postgres.store import PgStore
+from tests.support.storage import TEST_MODEL, AnyStore, new_item, open_store, open_store_at, random_unit_vectors
 
 DIM = 8
 
@@ -32,14 +32,21 @@ def file_sizes(path: Path) -> tuple[int, int]:
     return path.stat().st_size, Path(f"{path}-wal").stat().st_size
 
 
-async def count(store: Store, query: str, *params: object) -> int:
+async def count(store: AnyStore, query: str, *params: object) -> int:
+    """A count by a query with `$1` placeholders, on either backend."""
+    if isinstance(store, PgStore):
+        return int(await store.db.fetchval(query, *params))
     async with store.db.read() as conn:
-        rows = list(await conn.execute_fetchall(query, params))
+        rows = list(await conn.execute_fetchall(query.replace("$1", "?"), params))
     return int(rows[0][0])
 
 
-async def test_forget_deletes_the_item_its_vectors_its_jobs_and_its_unshared_cache(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "bot.db") as store:
+# Tests taking `backend_url` run on both backends; those on segments, file space, vacuum and aiosqlite's logging
+# are about SQLite's own file (PostgreSQL has no segments, and its space is autovacuum's).
+
+
+async def test_forget_deletes_the_item_its_vectors_its_jobs_and_its_unshared_cache(backend_url: str) -> None:
+    async with open_store_at(backend_url) as store:
         gone = await store.items.add(new_item(1, 1, caption="secret", file_unique_id="only-here"), vectors(1))
         shared = await store.items.add(new_item(1, 2, file_unique_id="shared"), vectors(2))
         await store.items.add(new_item(2, 3, file_unique_id="shared"), vectors(2))
@@ -58,8 +65,8 @@ async def test_forget_deletes_the_item_its_vectors_its_jobs_and_its_unshared_cac
         assert await count(store, "SELECT count(*) FROM items WHERE chat_id = 2") == 1
 
 
-async def test_a_forgotten_message_is_never_stored_again_but_a_new_message_is(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "bot.db") as store:
+async def test_a_forgotten_message_is_never_stored_again_but_a_new_message_is(backend_url: str) -> None:
+    async with open_store_at(backend_url) as store:
         item = await store.items.add(new_item(1, 1), vectors(1))
         await store.items.forget([item], now=100)
         assert await store.items.is_forgotten(1, 1)
@@ -86,13 +93,13 @@ async def test_a_sealed_chat_keeps_its_other_vectors_when_one_item_is_forgotten(
         assert random_unit_vectors(1, DIM, 2)[0].tobytes() not in block.matrix.tobytes()
 
 
-async def test_unavailable_originals_lose_their_vectors_keep_their_row_and_are_counted(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "bot.db") as store:
+async def test_unavailable_originals_lose_their_vectors_keep_their_row_and_are_counted(backend_url: str) -> None:
+    async with open_store_at(backend_url) as store:
         first = await store.items.add(new_item(1, 1, file_unique_id="same"), vectors(1))
         await store.items.add(new_item(1, 2, file_unique_id="same"), vectors(1))
         marked = await store.items.mark_unavailable(1, [first.file_id])
         assert [i.id for i in marked] == [first.id]
-        assert await count(store, "SELECT count(*) FROM vectors WHERE item_id = ?", first.id) == 0
+        assert await count(store, "SELECT count(*) FROM vectors WHERE item_id = $1", first.id) == 0
         earliest = await store.items.first_with_file(1, "same")
         assert earliest is not None and earliest.message_id == 2
         assert (await store.stats.chat_stats(1)).originals_gone == 1
@@ -136,8 +143,8 @@ async def test_debug_logs_do_not_carry_captions(tmp_path: Path) -> None:
     assert "caption-in-a-log" not in stream.getvalue()
 
 
-async def test_forget_takes_the_feedback_that_copies_the_items_media_with_it(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "bot.db") as store:
+async def test_forget_takes_the_feedback_that_copies_the_items_media_with_it(backend_url: str) -> None:
+    async with open_store_at(backend_url) as store:
         first = await store.items.add(new_item(1, 1, file_unique_id="mine"), vectors(1))
         other = await store.items.add(new_item(1, 2, file_unique_id="theirs"), vectors(2))
         await store.items.add(new_item(1, 3, file_unique_id="kept"), vectors(3))
@@ -154,8 +161,8 @@ async def test_forget_takes_the_feedback_that_copies_the_items_media_with_it(tmp
         assert [i.file_unique_id for i in await store.feedback.ignored(1)] == ["kept"]
 
 
-async def test_forget_takes_staged_re_embedded_vectors_with_the_item(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "bot.db") as store:
+async def test_forget_takes_staged_re_embedded_vectors_with_the_item(backend_url: str) -> None:
+    async with open_store_at(backend_url) as store:
         item = await store.items.add(new_item(1, 1, caption="staged secret"), vectors(1))
         await store.reembedding.stage(item, "other-model@8", np.ones(DIM), np.ones(DIM))
         assert await count(store, "SELECT count(*) FROM reembedded") == 1

@@ -6,7 +6,7 @@ import time
 
 from storage.models import FACET_MEDIA, ChatStats
 from storage.stats import day_of
-from tests.support.backends import Repos, needs_items
+from tests.support.backends import Repos
 from tests.support.storage import new_item
 
 
@@ -44,7 +44,6 @@ async def test_usage_defaults_to_today(repos: Repos) -> None:
 
 
 async def test_chat_stats_gathers_items_usage_counters_and_jobs(repos: Repos) -> None:
-    needs_items(repos)
     await repos.items.add(new_item(1, 1, sender_id=7, sender_name="Alice"), {FACET_MEDIA: [1.0, 0.0]})
     await repos.items.add(new_item(1, 2, kind="video", route="keyframes"), {FACET_MEDIA: [0.0, 1.0]})
     await repos.stats.add_usage(1, 7, requests=2, input_tokens=30, image_tokens=40, day=1)
@@ -76,12 +75,10 @@ async def test_chat_stats_gathers_items_usage_counters_and_jobs(repos: Repos) ->
 
 
 async def test_stats_of_an_unknown_chat_are_zero(repos: Repos) -> None:
-    needs_items(repos)
     assert await repos.stats.chat_stats(99) == ChatStats({}, {}, 0, [], 0.0, 0, 0, 0, 0, 0)
 
 
 async def test_chats_overview_lists_every_chat_with_data(repos: Repos) -> None:
-    needs_items(repos)
     await repos.items.add(new_item(3, 1), {FACET_MEDIA: [1.0, 0.0]})
     await repos.stats.add_usage(1, 7, requests=1, input_tokens=1, image_tokens=1, day=1)
     await repos.stats.add_skipped_over_cap(2)

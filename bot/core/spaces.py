@@ -7,7 +7,9 @@ its own embedding service and index, made once on first use.
 
 Finding a chat's space counts its items by tag, which grows with the chat, so the answer is remembered: a chat
 changes space only when its items are switched, moved or purged in bulk, and those commit a `ChatsReset` event that
-drops the remembered answer (the expiry is only a safety net).
+drops the remembered answer (the expiry is only a safety net). With PostgreSQL another process's re-embedder may
+switch a chat, and its event reaches only that process: there the answer is kept for a second only
+(`CROSS_PROCESS_MEMORY_SECONDS`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.search.protocol import SearchHit, VectorIndex
 from storage.items import ChatsReset, ItemEvent
 
 SPACE_MEMORY_SECONDS = 300.0
+CROSS_PROCESS_MEMORY_SECONDS = 1.0
 SPACE_MEMORY_CHATS = 10_000
 
 T = TypeVar("T")
@@ -44,12 +47,13 @@ class ModelSpaces:
     """Also the core's `VectorIndex`: a search goes to the index of the chat's current space."""
 
     def __init__(self, active: str, store: SpaceStore, *, embedding_for: Callable[[str], EmbeddingService],
-                 index_for: Callable[[str], VectorIndex]) -> None:
+                 index_for: Callable[[str], VectorIndex], memory_seconds: float = SPACE_MEMORY_SECONDS) -> None:
+        """`memory_seconds`: how long a chat's space is remembered; short where another process may switch it."""
         self.active = active
         self._store = store
         self._embedding_for = _PerSpace(embedding_for)
         self._index_for = _PerSpace(index_for)
-        self._chat_spaces: ExpiringMap[int, str] = ExpiringMap(SPACE_MEMORY_SECONDS, SPACE_MEMORY_CHATS)
+        self._chat_spaces: ExpiringMap[int, str] = ExpiringMap(memory_seconds, SPACE_MEMORY_CHATS)
 
     async def of(self, chat_id: int) -> str:
         space = self._chat_spaces.get(chat_id)

@@ -235,11 +235,12 @@ class PgJobRepository:
 
 
 async def _answers(conn: Connection) -> bool:
-    """Whether the connection still reaches its server session: a terminated backend is noticed only on use."""
+    """Whether the connection still reaches its server session: a terminated backend is noticed only on use, and
+    asyncpg may then report the server's unsolicited FATAL as an internal client error instead of a closed link."""
     if conn.is_closed():
         return False
     try:
         await conn.fetchval("SELECT 1")
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError):
         return False
     return True

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from storage.jobs import JobRepository
 from storage.postgres.cache import PgEmbeddingCache
 from storage.postgres.confirmations import PgConfirmationRepository
 from storage.postgres.db import PgDatabase
 from storage.postgres.feedback import PgFeedbackRepository
+from storage.postgres.items import PgItemRepository
 from storage.postgres.jobs import PgJobRepository
 from storage.postgres.stats import PgStatsRepository
 from storage.store import Store
@@ -57,17 +56,13 @@ async def open_repos(url: str) -> AsyncIterator[Repos]:
         return made[-1]
 
     jobs = jobs_with_clock()
+    items = PgItemRepository(db)
     try:
-        yield Repos("postgresql", jobs, PgStatsRepository(db, None, jobs),
-                    PgEmbeddingCache(db), PgFeedbackRepository(db), PgConfirmationRepository(db), None,
+        yield Repos("postgresql", jobs, PgStatsRepository(db, items, jobs),
+                    PgEmbeddingCache(db), PgFeedbackRepository(db), PgConfirmationRepository(db), items,
                     jobs_with_clock)
     finally:
         for repository in made:
             await repository.close()
         await db.close()
 
-
-def needs_items(repos: Repos) -> None:
-    """Interim, until pg-store's PgItemRepository lands on main: a test that stores items runs on SQLite only."""
-    if repos.items is None:
-        pytest.skip("PostgreSQL items come with pg-store's PgItemRepository")

@@ -6,9 +6,10 @@ import asyncio
 
 from bot.wiring import Services
 from storage.jobs import JobRepository
+from storage.postgres.jobs import PgJobRepository
 
 
-async def unfinished_jobs(jobs: JobRepository) -> int:
+async def unfinished_jobs(jobs: JobRepository | PgJobRepository) -> int:
     counts = await jobs.counts()
     return counts.get("pending", 0) + counts.get("running", 0)
 
