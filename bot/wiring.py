@@ -44,7 +44,12 @@ from bot.core.texts import TextIngest, TextPolicy
 from bot.core.worker import JobRunner
 from bot.dashscope.client import DashScopeClient
 from bot.dashscope.models import choice_for_space
+from bot.dashscope.ratelimit import BACKGROUND, Lane, RateLimiter
 from bot.search.index import IndexRegistry
+from storage.budget import SqliteWindow
+from storage.db import Database
+from storage.postgres.budget import PgWindow
+from storage.postgres.db import PgDatabase
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -80,7 +85,7 @@ class Services:
     async def start(cls, settings: Settings, gateway: ChatGateway, present: Presenter, *,
                     client: DashScopeClient | None = None) -> Services:
         store = await Store.open(settings.database_path)
-        client = client or dashscope_client(settings, settings.dashscope_rpm)
+        client = client or dashscope_client(settings, request_budget(settings, store.db))
         delivery = Delivery(gateway, present, store.stats, Originals(store.items))
         health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery))
         models = _Models(settings, store, client, gateway, health)
@@ -152,12 +157,21 @@ class Services:
         await self.store.close()
 
 
-def dashscope_client(settings: Settings, requests_per_minute: int) -> DashScopeClient:
+def dashscope_client(settings: Settings, limiter: RateLimiter, *, background: bool = False) -> DashScopeClient:
     return DashScopeClient(
         api_key=settings.dashscope_api_key.reveal(), base_url=settings.dashscope_base_url,
-        model=settings.embedding.name, dimension=settings.embedding.dimension, requests_per_minute=requests_per_minute,
-        max_concurrency=settings.dashscope_concurrency, timeout=settings.dashscope_timeout,
+        model=settings.embedding.name, dimension=settings.embedding.dimension, limiter=limiter,
+        timeout=settings.dashscope_timeout, background=background,
     )
+
+
+def request_budget(settings: Settings, db: Database | PgDatabase, *,
+                   background_lane: Lane = Lane(BACKGROUND, background=True)) -> RateLimiter:  # noqa: B008
+    """DASHSCOPE_RPM for the account: every process on the database (the bot, its replicas, an import) admits its
+    requests through one record of recent starts kept there."""
+    window = PgWindow(db) if isinstance(db, PgDatabase) else SqliteWindow(db)
+    return RateLimiter(settings.dashscope_rpm, settings.dashscope_concurrency, window=window,
+                       background_lane=background_lane)
 
 
 def embedding_service(settings: Settings, store: Store, client: DashScopeClient, source: FileSource,
