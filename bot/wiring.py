@@ -44,7 +44,7 @@ from bot.core.texts import TextIngest, TextPolicy
 from bot.core.worker import JobRunner
 from bot.dashscope.client import DashScopeClient
 from bot.dashscope.models import choice_for_space
-from bot.dashscope.ratelimit import BACKGROUND, Lane, RateLimiter
+from bot.dashscope.ratelimit import BACKGROUND_LANE, Lane, RateLimiter
 from bot.search.index import IndexRegistry
 from storage.budget import SqliteWindow
 from storage.db import Database
@@ -166,7 +166,7 @@ def dashscope_client(settings: Settings, limiter: RateLimiter, *, background: bo
 
 
 def request_budget(settings: Settings, db: Database | PgDatabase, *,
-                   background_lane: Lane = Lane(BACKGROUND, background=True)) -> RateLimiter:  # noqa: B008
+                   background_lane: Lane = BACKGROUND_LANE) -> RateLimiter:
     """DASHSCOPE_RPM for the account: every process on the database (the bot, its replicas, an import) admits its
     requests through one record of recent starts kept there."""
     window = PgWindow(db) if isinstance(db, PgDatabase) else SqliteWindow(db)

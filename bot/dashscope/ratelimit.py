@@ -28,6 +28,9 @@ LIVE = "live"
 WAITING = "waiting"
 """Not a request: the mark of a live request that had to wait, so background work in any process holds back."""
 BACKGROUND = "background"
+LIVE_GRACE = 2 * SECOND
+"""How long a live request's waiting mark holds background work back: past the longest per-second wait, so the
+live request, waking when its second comes, finds that second still free."""
 
 Start = tuple[float, str]
 """When a request started (seconds, by the window's clock) and its lane (`live`, `background`, `import`, …)."""
@@ -54,6 +57,10 @@ class Lane:
     per_minute: int | None = None
 
 
+BACKGROUND_LANE = Lane(BACKGROUND, background=True)
+"""Re-embedding after a model switch, in the bot's own process."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """The admission rule of one request, applied to the shared record of recent starts."""
@@ -69,7 +76,7 @@ class Claim:
         wait = max(wait, _window_wait(recent, now, self.per_second, SECOND))
         if not self.lane.background:
             return (0.0, LIVE) if wait <= 0 else (wait, WAITING)
-        if any(lane == WAITING and at > now - SECOND for at, lane in starts):
+        if any(lane == WAITING and at > now - LIVE_GRACE for at, lane in starts):
             return BACKGROUND_POLL, None
         wait = max(wait, _window_wait(recent, now, self.per_minute - self.reserve, MINUTE))
         if self.lane.per_minute is not None:
@@ -133,7 +140,7 @@ class RateLimiter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         *,
         window: SharedWindow | None = None,
-        background_lane: Lane = Lane(BACKGROUND, background=True),  # noqa: B008 - frozen dataclass
+        background_lane: Lane = BACKGROUND_LANE,
     ) -> None:
         if requests_per_minute < 1 or max_concurrency < 1:
             raise ValueError("requests_per_minute and max_concurrency must be at least 1")
@@ -217,7 +224,7 @@ class RateLimiter:
         try:
             decision: list[str | None] = []
             wait = await self._window.take(_Recording(claim, decision))
-        except Exception as exc:  # noqa: BLE001 - any failure of the shared record degrades the same way
+        except Exception as exc:  # any failure of the shared record degrades the same way
             return await self._fallback(claim, exc)
         if self._degraded:
             self._degraded = False
