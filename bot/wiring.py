@@ -92,7 +92,7 @@ class Services:
         indexes, spaces, reembedder = models.indexes, models.spaces, models.reembedder
         neighbours = Neighbours(store.items, spaces)
         pacer = AlertPacer(settings.group_alerts_per_minute)
-        albums = AlbumCollector(settings.album_debounce_seconds, delivery, pacer)
+        albums = AlbumCollector(settings.album_debounce_seconds, delivery, pacer, store.items)
         alert_filter = AlertFilter(store.feedback)
         ingest = IngestService(
             items=store.items, jobs=store.jobs, chats=store.chats, stats=store.stats,

@@ -195,6 +195,7 @@ SCHEMA = (
     # Repost alerts sent per group in the last minute (GROUP_ALERTS_PER_MINUTE across processes).
     "CREATE TABLE alerts_sent (chat_id BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL)",
     "CREATE INDEX alerts_sent_by_chat ON alerts_sent (chat_id, at)",
+    "CREATE INDEX alerts_sent_by_time ON alerts_sent (at)",
     # An album's items (announced, then with their verdict), whichever process embedded them; and the one claim
     # that lets a single process send the album's alert.
     """CREATE TABLE album_items (
@@ -216,14 +217,12 @@ SCHEMA = (
         at DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (chat_id, media_group_id)
     )""",
-    # The embedding pause (the circuit breaker) of the whole deployment: one row.
+    # The deployment's embedding pause for an account error (bad key, arrears): one row; NULL cause = not paused.
     """CREATE TABLE embedding_pause (
         id BOOLEAN PRIMARY KEY DEFAULT true CHECK (id),
-        cause TEXT CHECK (cause IN ('account', 'outage')),
-        failures_in_a_row INTEGER NOT NULL DEFAULT 0,
-        next_probe DOUBLE PRECISION NOT NULL DEFAULT 0,
-        probe_interval DOUBLE PRECISION NOT NULL DEFAULT 0,
-        changed_at DOUBLE PRECISION NOT NULL DEFAULT 0
+        cause TEXT CHECK (cause IN ('account')),
+        code TEXT,
+        changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )""",
     "INSERT INTO embedding_pause DEFAULT VALUES",
 )
