@@ -207,14 +207,13 @@ SCHEMA = (
         score DOUBLE PRECISION,
         identical BOOLEAN,
         copies INTEGER,
-        language TEXT,
-        at DOUBLE PRECISION NOT NULL,
+        at DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp()),
         PRIMARY KEY (chat_id, media_group_id, message_id)
     )""",
     """CREATE TABLE album_alerts (
         chat_id BIGINT NOT NULL,
         media_group_id TEXT NOT NULL,
-        at DOUBLE PRECISION NOT NULL,
+        at DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp()),
         PRIMARY KEY (chat_id, media_group_id)
     )""",
     # The deployment's embedding pause for an account error (bad key, arrears): one row; NULL cause = not paused.
