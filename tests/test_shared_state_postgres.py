@@ -151,3 +151,28 @@ async def test_a_pause_lifted_by_another_process_is_taken_up(two_pools: tuple[Pg
     finally:
         following.cancel()
         await asyncio.gather(following, return_exceptions=True)
+
+
+class _DatabaseDown:
+    async def pause(self, code: str) -> bool:
+        raise OSError("connection refused")
+
+    async def resume(self) -> bool:
+        raise OSError("connection refused")
+
+    async def paused_code(self) -> str | None:
+        raise OSError("connection refused")
+
+
+async def test_with_the_database_down_a_process_pauses_and_tells_on_its_own() -> None:
+    told: list[str | None] = []
+
+    async def alert(code: str | None) -> None:
+        told.append(code)
+
+    health = EmbeddingHealth(CircuitBreaker(), alert, _DatabaseDown())
+    await health.account_failed("InvalidApiKey")
+    await health.account_failed("InvalidApiKey")
+    assert health.account_paused and told == ["InvalidApiKey"]  # the operators may hear twice, never not at all
+    await health.api_succeeded()
+    assert not health.paused and told == ["InvalidApiKey", None]
