@@ -29,12 +29,13 @@ from bot.core.import_estimate import Estimate, Stored, estimate
 from bot.core.importer import ChatChoice, HistoryImporter, ImportStopped, ImportTally, chosen, target
 from bot.core.local_files import FolderFiles
 from bot.core.types import ChatRef
+from bot.dashscope.ratelimit import Lane
 from bot.export.chats import ExportChat
 from bot.export.errors import ExportError
 from bot.export.messages import ExportMessage
 from bot.export.reader import Export, locate, read
 from bot.logs import configure_logging
-from bot.wiring import AnyStore, dashscope_client, embedding_service, open_store
+from bot.wiring import AnyStore, dashscope_client, embedding_service, open_store, request_budget
 
 log = logging.getLogger("bot.history")
 
@@ -43,6 +44,7 @@ EXIT_BAD_INPUT = 2
 EXIT_STOPPED = 4
 EXIT_INTERRUPTED = 130
 PROGRESS_LOG_SECONDS = 10.0
+IMPORT_LANE = "import"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -180,7 +182,10 @@ async def _reembed(export: Export, chooser: Chooser, store: AnyStore, settings: 
 async def _embedding_run(export: Export, chooser: Chooser, store: AnyStore, settings: Settings, tally: ImportTally,
                          work: Callable[[HistoryImporter], Awaitable[None]], *, ignore_caps: bool) -> int:
     """An import or a re-embedding: the import's budget (IMPORT_RPM), caps, files and exit codes."""
-    client = dashscope_client(settings, settings.import_requests_per_minute)
+    # The account's budget, shared with the running bot through the database; the import is background work
+    # (it takes what live traffic leaves) and spends at most IMPORT_RPM of it.
+    lane = Lane(IMPORT_LANE, background=True, per_minute=settings.import_requests_per_minute)
+    client = dashscope_client(settings, request_budget(settings, store.db, background_lane=lane), background=True)
     health = EmbeddingHealth(CircuitBreaker(), _log_account_trouble)
     files = FolderFiles(export.folder)
     embedding = embedding_service(settings, store, client, files, health, download_limit=None,

@@ -34,7 +34,7 @@ from bot.core.lifecycle import ChatLifecycle
 from bot.core.neighbours import Neighbours
 from bot.core.originals import Originals
 from bot.core.pages import ResultPages
-from bot.core.ports import ChatGateway
+from bot.core.ports import AlbumLedger, AlertLedger, ChatGateway, SharedPause
 from bot.core.privacy import PrivacyService
 from bot.core.reembed import Reembedder
 from bot.core.report import ReportService
@@ -48,8 +48,14 @@ from bot.core.texts import TextIngest, TextPolicy
 from bot.core.worker import JobRunner
 from bot.dashscope.client import DashScopeClient
 from bot.dashscope.models import choice_for_space
+from bot.dashscope.ratelimit import BACKGROUND_LANE, Lane, RateLimiter
 from bot.search.index import IndexRegistry
 from bot.search.protocol import VectorIndex
+from storage.budget import SqliteWindow
+from storage.db import Database
+from storage.postgres.budget import PgWindow
+from storage.postgres.coordination import PgAlbumLedger, PgAlertLedger, PgPause
+from storage.postgres.db import PgDatabase
 from storage.postgres.search import PgVectorIndex
 from storage.postgres.store import PgStore
 from storage.store import Store
@@ -91,20 +97,22 @@ class Services:
     reembedder: Reembedder
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
     _reembedding: asyncio.Task[None] | None = field(default=None, repr=False)
+    _following: asyncio.Task[None] | None = field(default=None, repr=False)
     _clients: list[DashScopeClient] = field(default_factory=list, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, gateway: ChatGateway, present: Presenter, *,
                     client: DashScopeClient | None = None) -> Services:
         store = await open_store(settings)
-        client = client or dashscope_client(settings, settings.dashscope_rpm)
+        shared = shared_state(store.db)
+        client = client or dashscope_client(settings, request_budget(settings, store.db))
         delivery = Delivery(gateway, present, store.stats, Originals(store.items))
-        health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery))
+        health = EmbeddingHealth(CircuitBreaker(), _operator_alerter(settings, delivery), shared.pause)
         models = _Models(settings, store, client, gateway, health)
         indexes, spaces, reembedder = models.indexes, models.spaces, models.reembedder
         neighbours = Neighbours(store.items, spaces)
-        pacer = AlertPacer(settings.group_alerts_per_minute)
-        albums = AlbumCollector(settings.album_debounce_seconds, delivery, pacer)
+        pacer = AlertPacer(settings.group_alerts_per_minute, shared.alerts)
+        albums = AlbumCollector(settings.album_debounce_seconds, delivery, pacer, store.items, shared.albums)
         alert_filter = AlertFilter(store.feedback)
         ingest = IngestService(
             items=store.items, jobs=store.jobs, chats=store.chats, stats=store.stats,
@@ -148,13 +156,15 @@ class Services:
         )
         await runner.start()
         services._sweeper = asyncio.create_task(lifecycle.sweep_forever(), name="retention-sweeper")
+        if shared.pause is not None:
+            services._following = asyncio.create_task(health.follow_forever(), name="shared-pause")
         if settings.reembedding:
             services._reembedding = asyncio.create_task(_reembed(store, reembedder), name="re-embedding")
         return services
 
     async def stop(self) -> None:
         """Finish in-flight work (bounded), flush pending album alerts; pending jobs stay queued in the database."""
-        for task in (self._sweeper, self._reembedding):
+        for task in (self._sweeper, self._reembedding, self._following):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -169,12 +179,37 @@ class Services:
         await self.store.close()
 
 
-def dashscope_client(settings: Settings, requests_per_minute: int) -> DashScopeClient:
+def dashscope_client(settings: Settings, limiter: RateLimiter, *, background: bool = False) -> DashScopeClient:
     return DashScopeClient(
         api_key=settings.dashscope_api_key.reveal(), base_url=settings.dashscope_base_url,
-        model=settings.embedding.name, dimension=settings.embedding.dimension, requests_per_minute=requests_per_minute,
-        max_concurrency=settings.dashscope_concurrency, timeout=settings.dashscope_timeout,
+        model=settings.embedding.name, dimension=settings.embedding.dimension, limiter=limiter,
+        timeout=settings.dashscope_timeout, background=background,
     )
+
+
+def request_budget(settings: Settings, db: Database | PgDatabase, *,
+                   background_lane: Lane = BACKGROUND_LANE) -> RateLimiter:
+    """DASHSCOPE_RPM for the account: every process on the database (the bot, its replicas, an import) admits its
+    requests through one record of recent starts kept there."""
+    window = PgWindow(db) if isinstance(db, PgDatabase) else SqliteWindow(db)
+    return RateLimiter(settings.dashscope_rpm, settings.dashscope_concurrency, window=window,
+                       background_lane=background_lane)
+
+
+@dataclass(frozen=True)
+class SharedState:
+    """What the processes on one PostgreSQL database share beyond the data (None: this process's memory, the truth
+    in SQLite mode, where one process runs)."""
+
+    alerts: AlertLedger | None = None
+    albums: AlbumLedger | None = None
+    pause: SharedPause | None = None
+
+
+def shared_state(db: Database | PgDatabase) -> SharedState:
+    if isinstance(db, PgDatabase):
+        return SharedState(alerts=PgAlertLedger(db), albums=PgAlbumLedger(db), pause=PgPause(db))
+    return SharedState()
 
 
 def embedding_service(settings: Settings, store: AnyStore, client: DashScopeClient, source: FileSource,

@@ -163,6 +163,13 @@ TEXT_INDEXING_SETTING = sql(
     "ALTER TABLE chats ADD COLUMN text_indexing INTEGER NOT NULL DEFAULT 0",
 )
 
+SHARED_REQUEST_BUDGET = sql(
+    # The DashScope request starts of the last minute, shared by the bot and an import-history beside it
+    # (storage/budget.py); rows older than a minute are deleted as new ones come in.
+    "CREATE TABLE api_requests (at REAL NOT NULL, lane TEXT NOT NULL)",
+    "CREATE INDEX api_requests_by_time ON api_requests (at)",
+)
+
 
 async def int8_segments(conn: aiosqlite.Connection) -> None:
     """Segments hold int8 codes and per-row scales instead of the float32 matrix: the in-memory index loads those
@@ -313,6 +320,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "vectors tagged model@dimension; re-embedding progress", MODEL_AND_DIMENSION_TAGS),
     Migration(9, "per-chat opt-in indexing of text messages", TEXT_INDEXING_SETTING),
     Migration(10, "where each imported item's file is in its export", IMPORTED_SOURCE_PATHS),
+    Migration(11, "the DashScope request budget shared by every process on the database file",
+              SHARED_REQUEST_BUDGET),
 )
 
 

@@ -185,3 +185,16 @@ class ChatBacklog:
     @property
     def remaining(self) -> int:
         return self.total - self.done
+
+
+@dataclass(frozen=True)
+class AlbumEntry:
+    """One item of an album awaiting its alert: announced when queued, then reported with its verdict (the earlier
+    item it repeats, if any), by whichever process embedded it."""
+
+    message_id: int
+    reported: bool = False
+    hit_item_id: int | None = None
+    score: float = 0.0
+    identical: bool = False
+    copies: int = 0

@@ -12,7 +12,7 @@ from telegram.constants import ChatMemberStatus
 from bot.bounded import ExpiringMap
 from bot.core.breaker import CircuitBreaker
 from bot.core.health import MAX_NOTICED_CHATS, EmbeddingHealth
-from bot.core.repost import PACER_MAX_CHATS, AlertPacer
+from bot.core.repost import PACER_MAX_CHATS, MemoryAlertLedger
 from bot.telegram.admin import ADMIN_CACHE_MAX_ENTRIES, AdminChecker
 
 CHATS = 10_000
@@ -137,38 +137,38 @@ async def test_a_verdict_pushed_out_of_a_full_cache_is_asked_again() -> None:
 # Alert pacing
 
 
-def test_alert_pacer_stays_under_its_bound_over_10000_chats() -> None:
+def test_alert_ledger_stays_under_its_bound_over_10000_chats() -> None:
     clock = Clock()
-    pacer = AlertPacer(2, clock=clock, max_chats=500)
+    ledger = MemoryAlertLedger(clock, max_chats=500)
     for chat in range(CHATS):
-        assert pacer.try_acquire(-100 - chat)
+        assert ledger.admit(-100 - chat, 2)
         clock.now += 0.001
-        assert len(pacer._sent) <= 500
+        assert len(ledger._sent) <= 500
     assert PACER_MAX_CHATS <= 10_000
 
 
-def test_alert_pacer_forgets_quiet_chats() -> None:
+def test_alert_ledger_forgets_quiet_chats() -> None:
     clock = Clock()
-    pacer = AlertPacer(20, clock=clock)
+    ledger = MemoryAlertLedger(clock)
     for chat in range(CHATS):
-        pacer.try_acquire(-100 - chat)
+        ledger.admit(-100 - chat, 20)
         clock.now += 1.0
-    assert len(pacer._sent) <= 61
+    assert len(ledger._sent) <= 61
 
 
-def test_alert_pacer_still_paces_each_chat_among_10000_others() -> None:
+def test_alert_ledger_still_paces_each_chat_among_10000_others() -> None:
     clock = Clock()
-    pacer = AlertPacer(2, clock=clock)
-    assert pacer.try_acquire(-1) and pacer.try_acquire(-1) and not pacer.try_acquire(-1)
+    ledger = MemoryAlertLedger(clock)
+    assert ledger.admit(-1, 2) and ledger.admit(-1, 2) and not ledger.admit(-1, 2)
     for chat in range(CHATS):  # 10 000 other chats use their budget over 100 s, one every 10 ms
-        assert pacer.try_acquire(-100 - chat) and pacer.try_acquire(-100 - chat)
-        assert not pacer.try_acquire(-100 - chat)
+        assert ledger.admit(-100 - chat, 2) and ledger.admit(-100 - chat, 2)
+        assert not ledger.admit(-100 - chat, 2)
         if chat == CHATS // 2:  # 50 s on, chat -1's window is still full
-            assert not pacer.try_acquire(-1)
+            assert not ledger.admit(-1, 2)
         if chat == CHATS * 6 // 10 + 1:  # 60.01 s on, it has emptied
-            assert pacer.try_acquire(-1) and pacer.try_acquire(-1) and not pacer.try_acquire(-1)
+            assert ledger.admit(-1, 2) and ledger.admit(-1, 2) and not ledger.admit(-1, 2)
         clock.now += 0.01
-    assert len(pacer._sent) <= 60 / 0.01 + 2
+    assert len(ledger._sent) <= 60 / 0.01 + 2
 
 
 async def _no_alert(_code: str | None) -> None:

@@ -9,7 +9,7 @@ from bot.core.chat_settings import Parsed, parse_settings_args
 from bot.core.failures import backoff_delay
 from bot.core.importer import IMPORTED_FILE_ID
 from bot.core.ingest import job_key
-from bot.core.repost import AlertPacer, alerts_enabled_for, repost_verdict
+from bot.core.repost import AlertPacer, MemoryAlertLedger, alerts_enabled_for, repost_verdict
 from bot.core.types import ChatRef, FileRef, IncomingMedia, MediaRef, Sender
 from bot.replies import format as fmt
 from bot.replies.i18n import language_of
@@ -100,14 +100,14 @@ def test_sticker_alerts_off_by_default() -> None:
     assert alerts_enabled_for("animation", defaults) and alerts_enabled_for("photo", defaults)
 
 
-def test_pacer_window() -> None:
+async def test_pacer_window() -> None:
     clock = Clock()
-    pacer = AlertPacer(2, clock=clock)
-    assert pacer.try_acquire(1) and pacer.try_acquire(1)
-    assert not pacer.try_acquire(1)
-    assert pacer.try_acquire(2)  # per chat
+    pacer = AlertPacer(2, MemoryAlertLedger(clock))
+    assert await pacer.try_acquire(1) and await pacer.try_acquire(1)
+    assert not await pacer.try_acquire(1)
+    assert await pacer.try_acquire(2)  # per chat
     clock.now += 60
-    assert pacer.try_acquire(1)
+    assert await pacer.try_acquire(1)
 
 
 def test_breaker_opens_once_probes_and_closes() -> None:

@@ -99,7 +99,7 @@ class IngestService:
         if job is None:
             return None
         self.on_enqueued()
-        self._albums.expect(incoming)
+        await self._albums.expect(incoming)
         await tell_if_paused(self._health, self._delivery, incoming)
         return job
 
@@ -169,12 +169,12 @@ class IngestService:
             return None  # channels get no replies; stickers/GIFs only where the chat wants them; some want none
         quiet = settings.alert_style == "reaction"
         if incoming.media_group_id:
-            self._albums.add(to, incoming.media_group_id, None if quiet else verdict)
+            await self._albums.add(to, incoming.media_group_id, None if quiet else verdict)
             if not quiet:
                 return None  # one text alert for the whole album; reactions go on each reposted item
         if verdict is None:
             return None
-        if not self._pacer.try_acquire(item.chat_id):
+        if not await self._pacer.try_acquire(item.chat_id):
             return None
         spare = sorted((hit for hit in candidates if hit is not verdict and hit.score >= threshold),
                        key=lambda hit: -hit.score)

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from bot.core.types import FileRef, Outgoing
 from bot.errors import Disposition, Failure
 from storage.models import (
+    AlbumEntry,
     ChatBacklog,
     ChatSettings,
     ChatStats,
@@ -237,3 +238,41 @@ class ImportedReembedStore(Protocol):
     async def imported_without_path(self, chat_id: int, model: str) -> int: ...
     async def is_staged(self, item_id: int, model: str) -> bool: ...
     async def record_source_path(self, item_id: int, path: str) -> None: ...
+
+
+class AlertLedger(Protocol):
+    """Repost alerts sent per group within the last minute (bot.core.repost.MemoryAlertLedger in one process;
+    storage.postgres.coordination.PgAlertLedger across processes)."""
+
+    async def record_if_room(self, chat_id: int, per_minute: int) -> bool:
+        """Record an alert now unless `per_minute` were sent in the last minute; whether it was recorded."""
+        ...
+
+
+class SharedPause(Protocol):
+    """Embedding paused for an account error, for every process (storage.postgres.coordination.PgPause; SQLite mode
+    runs one process and needs none)."""
+
+    async def pause(self, code: str) -> bool:
+        """Pause; True when this call paused it (not already paused)."""
+        ...
+
+    async def resume(self) -> bool:
+        """Lift the pause; True when this call lifted it."""
+        ...
+
+    async def paused_code(self) -> str | None:
+        """The account error's code while paused, else None."""
+        ...
+
+
+class AlbumLedger(Protocol):
+    """The items of albums awaiting their alert, and who sends it (bot.core.albums.MemoryAlbumLedger in one
+    process; storage.postgres.coordination.PgAlbumLedger when an album's items reach several processes)."""
+
+    async def expect(self, chat_id: int, media_group_id: str, message_id: int) -> None: ...
+    async def report(self, chat_id: int, media_group_id: str, entry: AlbumEntry) -> None: ...
+    async def entries(self, chat_id: int, media_group_id: str) -> list[AlbumEntry]: ...
+    async def claim(self, chat_id: int, media_group_id: str) -> bool:
+        """Take the album's alert and forget its entries; True for exactly one caller."""
+        ...

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from bot.bounded import ExpiringMap
+from bot.core.ports import AlertLedger
 from bot.core.results import Hit
 from bot.observability import metrics
 from storage.models import ChatSettings
@@ -43,30 +44,47 @@ def repost_verdict(hits: Sequence[Hit], threshold: float) -> Hit | None:
     return best if best is not None and best.score >= threshold else None
 
 
-class AlertPacer:
-    """A sliding one-minute window per chat: Telegram allows about 20 messages a minute in a group, and an alert
-    storm is worse than a missed alert, so alerts over the budget are dropped (they are still counted in /stats).
+class MemoryAlertLedger:
+    """The alerts of the last minute per chat, in this process: the truth where one process sends every alert
+    (SQLite mode). A chat's window is forgotten a minute after its last alert, when it is empty anyway, and at most
+    `max_chats` windows are held (when more chats alerted within one minute, the window nearest to emptying goes
+    first)."""
 
-    A chat's window is forgotten a minute after its last alert, when it is empty anyway, and at most `max_chats`
-    windows are held (when more chats alerted within one minute, the window nearest to emptying goes first)."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
-                 max_chats: int = PACER_MAX_CHATS) -> None:
-        self._per_minute = per_minute
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_chats: int = PACER_MAX_CHATS) -> None:
         self._clock = clock
         self._sent: ExpiringMap[int, deque[float]] = ExpiringMap(PACER_WINDOW_SECONDS, max_chats, clock)
 
-    def try_acquire(self, chat_id: int) -> bool:
+    async def record_if_room(self, chat_id: int, per_minute: int) -> bool:
+        return self.admit(chat_id, per_minute)
+
+    def admit(self, chat_id: int, per_minute: int) -> bool:
         now = self._clock()
         window = self._sent.get(chat_id)
         if window is None:
             window = deque()
         while window and now - window[0] >= PACER_WINDOW_SECONDS:
             window.popleft()
-        if len(window) >= self._per_minute:
-            metrics.ALERTS_DROPPED.inc()
-            log.info("alert dropped by pacing", extra={"chat_id": chat_id})
+        if len(window) >= per_minute:
             return False
         window.append(now)
         self._sent.put(chat_id, window)
         return True
+
+
+class AlertPacer:
+    """A sliding one-minute window per chat: Telegram allows about 20 messages a minute in a group, and an alert
+    storm is worse than a missed alert, so alerts over the budget are dropped (they are still counted in /stats).
+
+    The windows are the ledger's: this process's memory, or the database's when several processes alert the same
+    groups (storage.postgres.coordination.PgAlertLedger), so the budget is the group's, not each process's."""
+
+    def __init__(self, per_minute: int, ledger: AlertLedger | None = None) -> None:
+        self._per_minute = per_minute
+        self._ledger: AlertLedger = ledger if ledger is not None else MemoryAlertLedger()
+
+    async def try_acquire(self, chat_id: int) -> bool:
+        if await self._ledger.record_if_room(chat_id, self._per_minute):
+            return True
+        metrics.ALERTS_DROPPED.inc()
+        log.info("alert dropped by pacing", extra={"chat_id": chat_id})
+        return False

@@ -184,7 +184,7 @@ class TextIngest:
         await self._stats.add_repost(item.chat_id)
         if settings.alert_style == "off":
             return
-        if not self._pacer.try_acquire(item.chat_id):
+        if not await self._pacer.try_acquire(item.chat_id):
             return
         language = incoming.sender.language if settings.language == "auto" else settings.language
         to = Audience(answering_chat(incoming.chat, job.chat_id), incoming.message_id, language)

@@ -194,10 +194,46 @@ SCHEMA = (
         created_at BIGINT NOT NULL
     )""",
     "CREATE INDEX reembedded_by_chat ON reembedded (chat_id, model, state)",
+    # State shared by the bot processes (storage/postgres/budget.py, coordination.py). The DashScope request starts
+    # of the last minute, stamped with the database's clock.
+    "CREATE TABLE api_requests (at DOUBLE PRECISION NOT NULL, lane TEXT NOT NULL)",
+    "CREATE INDEX api_requests_by_time ON api_requests (at)",
+    # Repost alerts sent per group in the last minute (GROUP_ALERTS_PER_MINUTE across processes).
+    "CREATE TABLE alerts_sent (chat_id BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX alerts_sent_by_chat ON alerts_sent (chat_id, at)",
+    "CREATE INDEX alerts_sent_by_time ON alerts_sent (at)",
+    # An album's items (announced, then with their verdict), whichever process embedded them; and the one claim
+    # that lets a single process send the album's alert.
+    """CREATE TABLE album_items (
+        chat_id BIGINT NOT NULL,
+        media_group_id TEXT NOT NULL,
+        message_id BIGINT NOT NULL,
+        reported BOOLEAN NOT NULL DEFAULT false,
+        hit_item_id BIGINT,
+        score DOUBLE PRECISION,
+        identical BOOLEAN,
+        copies INTEGER,
+        at DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp()),
+        PRIMARY KEY (chat_id, media_group_id, message_id)
+    )""",
+    """CREATE TABLE album_alerts (
+        chat_id BIGINT NOT NULL,
+        media_group_id TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp()),
+        PRIMARY KEY (chat_id, media_group_id)
+    )""",
+    # The deployment's embedding pause for an account error (bad key, arrears): one row; NULL cause = not paused.
+    """CREATE TABLE embedding_pause (
+        id BOOLEAN PRIMARY KEY DEFAULT true CHECK (id),
+        cause TEXT CHECK (cause IN ('account')),
+        code TEXT,
+        changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )""",
+    "INSERT INTO embedding_pause DEFAULT VALUES",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "the whole schema of SQLite version 9, vectors in pgvector columns", SCHEMA),
+    Migration(1, "the whole schema: SQLite's tables up to its version 11, vectors in pgvector columns, the state the processes share", SCHEMA),
 )
 
 
