@@ -233,7 +233,8 @@ SCHEMA = (
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "the whole schema: SQLite's tables up to its version 11, vectors in pgvector columns, the state the processes share", SCHEMA),
+    Migration(1, "SQLite's tables up to its version 11, vectors in pgvector columns, the state the processes share",
+              SCHEMA),
 )
 
 
