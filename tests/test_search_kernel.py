@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.search import kernel
-from bot.search.kernel import best_rows
+from bot.search.kernel import scan
 from storage.models import ALL_FACETS, FACET_CAPTION, FACET_MEDIA
 from storage.vectors import VectorBlock, quantise
 from tests.support.index import index_of
@@ -27,36 +27,35 @@ def _reference(
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 7, 64, 1000, 5000])
-@pytest.mark.parametrize("count", [1, 10, 333, 2000])
+@pytest.mark.parametrize("depth", [1, 10, 333, 2000])
 @pytest.mark.parametrize("leave_out_every", [0, 3])
-def test_chunked_selection_equals_a_full_sort(chunk_rows: int, count: int, leave_out_every: int) -> None:
+def test_chunked_selection_equals_a_full_sort(chunk_rows: int, depth: int, leave_out_every: int) -> None:
     codes, scales = quantise(random_unit_vectors(1000, DIM, seed=chunk_rows))
     query, query_scales = quantise(random_unit_vectors(1, DIM, seed=5))
     dropped = np.zeros(len(codes), bool)
     if leave_out_every:
         dropped[::leave_out_every] = True
-    scores = np.full(len(codes), np.nan, np.float32)
-    rows = best_rows(
+    scanned = scan(
         codes,
         scales,
         query,
         float(query_scales[0]),
-        count,
-        scores,
+        depth,
         leave_out=(lambda start, stop: dropped[start:stop]) if leave_out_every else None,
         chunk_rows=chunk_rows,
     )
     expected = _reference(codes, scales, query, float(query_scales[0]), dropped)
-    np.testing.assert_allclose(scores, expected, rtol=1e-6)  # every row scored, the left-out ones -inf
-    assert len(rows) == min(count, len(codes)) == len(set(rows.tolist()))
-    np.testing.assert_array_equal(scores[rows], np.sort(expected)[::-1][: len(rows)])  # the best, highest first
+    np.testing.assert_allclose(scanned.scores, expected, rtol=1e-6)  # every row scored, the left-out ones -inf
+    for count in sorted({1, depth // 2, depth, depth + 1, 3 * depth}):  # from the pool, then from every score
+        rows = scanned.best(count)
+        assert len(rows) == min(count, len(codes)) == len(set(rows.tolist()))
+        np.testing.assert_array_equal(scanned.scores[rows], np.sort(expected)[::-1][: len(rows)])  # highest first
 
 
 def test_an_empty_scan_selects_nothing() -> None:
     codes, scales = quantise(random_unit_vectors(5, DIM, seed=1))
-    scores = np.empty(5, np.float32)
-    assert len(best_rows(codes[:0], scales[:0], codes[:1], 1.0, 10, scores[:0])) == 0
-    assert len(best_rows(codes, scales, codes[:1], 1.0, 0, scores)) == 0
+    assert len(scan(codes[:0], scales[:0], codes[:1], 1.0, 10).best(10)) == 0
+    assert len(scan(codes, scales, codes[:1], 1.0, 0).best(0)) == 0
 
 
 async def test_excluded_items_holding_the_best_rows_are_never_found(monkeypatch: pytest.MonkeyPatch) -> None:

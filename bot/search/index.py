@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from bot.search.kernel import RowFilter, best_rows, highest
+from bot.search.kernel import RowFilter, scan
 from bot.search.protocol import SearchHit
 from storage.items import ChatsReset, ItemEvent, ItemRepository, VectorsChanged
 from storage.models import ALL_FACETS
@@ -52,6 +52,9 @@ DEFAULT_MEMORY_BUDGET_BYTES = 1024 << 20
 DEFAULT_OVERSAMPLING = 4
 """Candidates re-ranked per result wanted before any widening: k * 4 (at least k per facet)."""
 MARGIN_SIGMAS = 6.0
+POOL_DEPTH = 4
+"""The scan keeps each chunk's best `4 * candidates` rows, so the first two widenings need no pass over every score
+(near-duplicate clusters, reposts, often need one: their k-th exact score is close to the boundary)."""
 CHAT_OVERHEAD_BYTES = 1024
 """Charged per loaded chat besides its arrays (the objects and map entries), so empty chats count too."""
 _MIN_CAPACITY = 16
@@ -161,16 +164,15 @@ class ChatIndex:
         wanted = max(k * self.oversampling, k * len(ALL_FACETS))
         spare = len(excluded) * len(ALL_FACETS)
         taken = min(wanted + spare, size)
-        scores = np.empty(size, np.float32)
-        rows = best_rows(
+        scanned = scan(
             self._codes[:size],
             self._scales[:size],
             query_codes,
             query_scale,
-            taken,
-            scores,
+            POOL_DEPTH * taken,
             leave_out=self._other_facets(facets),
         )
+        scores, rows = scanned.scores, scanned.best(taken)
         exact: dict[tuple[int, int], float] = {}
         while True:
             if self._version != version:
@@ -188,7 +190,7 @@ class ChatIndex:
                 return hits
             wanted *= 2
             taken = min(wanted + spare, size)
-            rows = highest(scores, taken)
+            rows = scanned.best(taken)
 
     def _candidates(
         self, rows: npt.NDArray[np.intp], scores: FloatMatrix, excluded: npt.NDArray[np.int64]

@@ -10,8 +10,8 @@ for one query (8.7 GB/s vs 12.7 GB/s from memory) and `u8` codes are no faster t
 The rows are cut into chunks of `CHUNK_BYTES` of codes that every core claims one after the other (the calling
 thread and a small pool), so a core that another process holds takes fewer chunks instead of making the whole scan
 wait for its half. The thread that scanned a chunk also scales its scores, marks the rows to leave out and keeps
-its best `count` rows while the chunk's scores are still in its cache: nothing of the scan's length is left to do
-on one core afterwards but a merge of a few hundred candidates.
+its best rows while the chunk's scores are still in its cache: nothing of the scan's length is left to do on one
+core afterwards but picking from a pool of a few thousand candidates.
 
 Int8 products are summed in int32 and written as float32: exact for |sum| < 2**24, and within float32 rounding
 (relative 6e-8) beyond, far below the quantisation error.
@@ -23,6 +23,7 @@ import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numkong
 import numpy as np
@@ -41,29 +42,42 @@ _THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity
 _POOL = ThreadPoolExecutor(max_workers=max(1, _THREADS - 1), thread_name_prefix="int8-scan")
 
 
-def best_rows(
+@dataclass(frozen=True, eq=False)
+class Scan:
+    """Every row's approximate score (-inf for rows left out), and a pool of rows holding each chunk's `depth` best.
+
+    A row ranked below the `depth` best of its own chunk has `depth` rows above it already, so for any count up to
+    `depth` the best rows overall are the best of the pool: a search that widens its candidates a few times picks
+    them from a few thousand rows, not from every score again.
+    """
+
+    scores: FloatMatrix
+    pool: npt.NDArray[np.intp]
+    depth: int
+
+    def best(self, count: int) -> npt.NDArray[np.intp]:
+        """The `count` highest-scoring rows, highest first."""
+        if count <= self.depth:
+            return self.pool[highest(self.scores[self.pool], count)]
+        return highest(self.scores, count)
+
+
+def scan(
     codes: CodeMatrix,
     row_scales: FloatMatrix,
     query: CodeMatrix,
     query_scale: float,
-    count: int,
-    scores: FloatMatrix,
+    depth: int,
     *,
     leave_out: RowFilter | None = None,
     chunk_rows: int | None = None,
-) -> npt.NDArray[np.intp]:
-    """The `count` rows with the highest `row_scales[i] * query_scale * (codes[i] · query[0])`, highest first.
-
-    Every row's score is written to `scores` (-inf for the rows `leave_out` names), for a caller that needs more
-    rows later. A row ranked below the `count` best of its own chunk has `count` rows above it already, so the
-    union of every chunk's best holds the overall best: the merge is exact. Blocks until done.
-    """
+) -> Scan:
+    """Scores `row_scales[i] * query_scale * (codes[i] · query[0])` of every row, on every core; blocks until done."""
     rows = len(codes)
-    if rows == 0 or count <= 0:
-        return np.empty(0, np.intp)
+    scores = np.empty(rows, np.float32)
     step = chunk_rows or max(1, CHUNK_BYTES // max(1, codes.shape[1]))
     chunks = [(start, min(start + step, rows)) for start in range(0, rows, step)]
-    found: list[npt.NDArray[np.intp]] = [np.empty(0, np.intp)] * len(chunks)
+    found: list[npt.NDArray[np.intp]] = [np.empty(0, np.intp)] * max(1, len(chunks))
     claims = itertools.count()  # next() on it is atomic under the GIL: each chunk is claimed once
 
     def scan_claimed() -> None:
@@ -75,7 +89,7 @@ def best_rows(
             out *= np.float32(query_scale)
             if leave_out is not None:
                 out[leave_out(start, stop)] = -np.inf
-            found[chunk] = start + _top(out, count)
+            found[chunk] = start + _top(out, depth)
 
     helpers = [_POOL.submit(scan_claimed) for _ in range(min(_THREADS, len(chunks)) - 1)]
     try:
@@ -83,8 +97,7 @@ def best_rows(
     finally:
         for helper in helpers:
             helper.result()
-    candidates = found[0] if len(found) == 1 else np.concatenate(found)
-    return candidates[highest(scores[candidates], count)]
+    return Scan(scores, found[0] if len(found) == 1 else np.concatenate(found), depth)
 
 
 def highest(scores: FloatMatrix, count: int) -> npt.NDArray[np.intp]:
@@ -95,6 +108,8 @@ def highest(scores: FloatMatrix, count: int) -> npt.NDArray[np.intp]:
 
 def _top(scores: FloatMatrix, count: int) -> npt.NDArray[np.intp]:
     """Positions of the `count` highest of `scores`, in no order (all of them when there are no more)."""
+    if count <= 0:
+        return np.empty(0, np.intp)
     if count >= len(scores):
         return np.arange(len(scores))
     return np.argpartition(scores, len(scores) - count)[len(scores) - count :]
