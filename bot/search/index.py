@@ -205,8 +205,10 @@ class ChatIndex:
         """The rows of facets not asked for, chunk by chunk (None when every facet is asked for)."""
         if facets is None or set(ALL_FACETS) <= set(facets):
             return None
-        wanted = _array(set(facets), np.int8)
-        return lambda start, stop: ~np.isin(self._facets[start:stop], wanted)
+        # A table by facet number: one C-level lookup per chunk, little time under the GIL for the scan's threads.
+        other = np.ones(max(ALL_FACETS) + 1, bool)
+        other[[facet for facet in facets if facet in ALL_FACETS]] = False
+        return lambda start, stop: other[self._facets[start:stop]]
 
     def _margin(self, unit: FloatMatrix, query_codes: CodeMatrix, query_scale: float) -> float:
         """MARGIN_SIGMAS standard deviations of `x·q - x̂·q̂ = e_x·q + x̂·e_q` for a unit row x and the unit query q.

@@ -31,9 +31,10 @@ import numpy.typing as npt
 
 from storage.vectors import CodeMatrix, FloatMatrix
 
-CHUNK_BYTES = 16 << 20
-"""Codes per claimed chunk: 16 MiB (16384 rows at 1024-d, 4 ms of one core), so a scan of 100k rows is shared in
-seven pieces; claiming and selecting costs ~30 µs a chunk. Its 64 KiB of scores stay in L2 for the selection."""
+CHUNK_BYTES = 32 << 20
+"""Codes per claimed chunk: 32 MiB (32768 rows at 1024-d, ~2 ms of one core), so a scan of 100k rows is shared in
+four pieces and one of 1M in 31. Each chunk takes the GIL a few times (~30 µs of Python), which weighs when the
+other cores are busy; its 128 KiB of scores stay in L2 for the selection."""
 
 RowFilter = Callable[[int, int], npt.NDArray[np.bool_]]
 """Rows `start:stop` to leave out (True), as a boolean array of `stop - start`; called from the scan's threads."""
