@@ -10,6 +10,8 @@ one process:
   vectors are not resident: the re-rank reads its candidates from a memory-mapped float32 file (a few rows by
   fancy indexing), standing in for the bot's SQLite read by primary key (``python -m bench.cold_start`` times
   that one, on a real database).
+* ``bot``: the same index searched as the bot asks (``Neighbours.nearest``): media facet only, one item excluded
+  (in the bot, the item itself). Not a target of the issue; it shows what filtering costs on top of the scan.
 * ``numpy f32``: the bare core of the previous float32 index on the same vectors, ``s = X @ q`` then
   ``argpartition`` and a sort of the top k.
 * ``bound f32`` / ``bound i8``: the bytes of the float32 matrix / of the int8 codes divided by the machine's read
@@ -19,11 +21,14 @@ one process:
 * ``B/vector``: the index's resident bytes (``ChatIndex.nbytes``: codes, scales, ids, facets, bookkeeping) per
   vector.
 
-Read bandwidth is measured in the same run, before the chats are built: a 1 GiB buffer (far larger than any cache)
+Read bandwidth is measured in the same run, before each chat is built: a 1 GiB buffer (far larger than any cache)
 is read by several kernels, each several times: BLAS ``sgemv`` (every core), numpy ``sum`` in one thread and in
 one thread per core over contiguous slices (numpy releases the GIL); the best time of the fastest kernel gives
-the bandwidth. Taking the best makes the bounds as tight (as hard to meet) as this run can show. Latencies are
-medians, the index and numpy timed alternately call by call.
+the bandwidth, and the highest so far is used for each size (on a shared machine one measurement can fall in a
+busy moment). Taking the best makes the bounds as tight (as hard to meet) as this run can show. Latencies are
+medians, the index (both ways) and numpy timed alternately call by call, each call on cores that this process left
+idle for ``SETTLE_SECONDS`` (see there: without that pause the index, timed right after numpy, shared the cores with
+OpenBLAS's spinning threads).
 
 OpenBLAS: ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` may be set on the dev VM and slow numpy's ``sgemv``. For a
 fair float32 baseline this benchmark re-executes itself without them (this process only; tests and CI keep
@@ -48,18 +53,23 @@ from pathlib import Path
 import numpy as np
 
 from bot.search.index import ChatIndex
+from storage.models import FACET_MEDIA
 from storage.vectors import FloatMatrix, QuantisedBlock, VectorBlock, quantise
 from tests.support.storage import random_unit_vectors
 
 BANDWIDTH_BUFFER_BYTES = 1 << 30
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 CHUNK = 65536
+SETTLE_SECONDS = 0.15
+"""OpenBLAS worker threads busy-wait for new work for 2**28 cycles (~0.1 s) after a call returns, holding every core:
+measured here, an int8 scan right after a float32 sgemv of 1 GB took 36 ms (median) instead of 26 ms."""
 
 
 @dataclass(frozen=True)
 class Row:
     size: int
     index_ms: float
+    index_bot_ms: float
     numpy_f32_ms: float
     bound_f32_ms: float
     bound_i8_ms: float
@@ -78,22 +88,20 @@ class MappedVectors:
         return VectorBlock(ids, np.zeros(len(ids), np.int8), np.asarray(self._matrix[ids - 1]))
 
 
-async def side_by_side_ms(
-    index_run: Callable[[int], Awaitable[object]], numpy_run: Callable[[int], object], repeats: int
-) -> tuple[float, float]:
-    """Median wall times of `index_run(i)` and `numpy_run(i)`, alternating call by call (after one warm-up call of
-    each), so that whatever else the machine does at the time weighs on both alike."""
-    await index_run(-1)
-    numpy_run(-1)
-    index_times, numpy_times = [], []
-    for i in range(repeats):
-        started = time.perf_counter()
-        await index_run(i)
-        index_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        numpy_run(i)
-        numpy_times.append(time.perf_counter() - started)
-    return statistics.median(index_times) * 1e3, statistics.median(numpy_times) * 1e3
+async def side_by_side_ms(runs: Sequence[Callable[[int], Awaitable[object]]], repeats: int) -> list[float]:
+    """Median wall time of each `run(i)`, alternating run by run within each round (after one warm-up call of
+    each), so that whatever else the machine does at the time weighs on all alike; each call starts `SETTLE_SECONDS`
+    after the previous one ended, so that OpenBLAS threads still spinning after numpy's call are not timed with the
+    call that follows it."""
+    times: list[list[float]] = [[] for _ in runs]
+    for i in range(-1, repeats):
+        for run, taken in zip(runs, times, strict=True):
+            await asyncio.sleep(SETTLE_SECONDS)
+            started = time.perf_counter()
+            await run(i)
+            if i >= 0:
+                taken.append(time.perf_counter() - started)
+    return [statistics.median(taken) * 1e3 for taken in times]
 
 
 def best_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -154,14 +162,18 @@ async def measure(size: int, dim: int, k: int, bandwidth: float, folder: Path) -
     matrix.tofile(path)
     index = ChatIndex(dim, quantised(matrix), MappedVectors(path, size, dim))
     queries = random_unit_vectors(64, dim, seed=12345)
-    repeats = max(30, min(300, 20_000_000_000 // matrix.nbytes))
+    repeats = max(30, min(100, 20_000_000_000 // matrix.nbytes))
 
     async def search(i: int) -> object:
         return await index.search(queries[i % len(queries)], k)
 
-    index_ms, numpy_ms = await side_by_side_ms(
-        search, lambda i: bare_numpy_top_k(matrix, queries[i % len(queries)], k), repeats
-    )
+    async def search_as_the_bot(i: int) -> object:
+        return await index.search(queries[i % len(queries)], k, facets=(FACET_MEDIA,), exclude_item_ids=(i + 2,))
+
+    async def numpy_search(i: int) -> object:
+        return bare_numpy_top_k(matrix, queries[i % len(queries)], k)
+
+    index_ms, index_bot_ms, numpy_ms = await side_by_side_ms([search, search_as_the_bot, numpy_search], repeats)
     found = 0
     for query in queries:
         expected = {int(row) + 1 for row in bare_numpy_top_k(matrix, query, k)}
@@ -169,6 +181,7 @@ async def measure(size: int, dim: int, k: int, bandwidth: float, folder: Path) -
     row = Row(
         size=size,
         index_ms=index_ms,
+        index_bot_ms=index_bot_ms,
         numpy_f32_ms=numpy_ms,
         bound_f32_ms=matrix.nbytes / bandwidth * 1e3,
         bound_i8_ms=size * dim / bandwidth * 1e3,
@@ -182,13 +195,13 @@ async def measure(size: int, dim: int, k: int, bandwidth: float, folder: Path) -
 def print_table(rows: list[Row], dim: int, k: int, bandwidth: float, kernel: str) -> None:
     print(f"read bandwidth {bandwidth / 1e9:.1f} GB/s (best of: {kernel}); top-{k}, {dim}-d, one chat")
     print(
-        f"{'vectors':>9} {'index ms':>9} {'numpy f32 ms':>13} {'bound f32 ms':>13} {'bound i8 ms':>12} "
+        f"{'vectors':>9} {'index ms':>9} {'bot ms':>7} {'numpy f32 ms':>13} {'bound f32 ms':>13} {'bound i8 ms':>12} "
         f"{'numpy/index':>12} {'index/bound i8':>15} {'recall@10':>10} {'B/vector':>9}"
     )
     for row in rows:
         print(
-            f"{row.size:>9} {row.index_ms:>9.2f} {row.numpy_f32_ms:>13.2f} {row.bound_f32_ms:>13.2f} "
-            f"{row.bound_i8_ms:>12.2f} {row.numpy_f32_ms / row.index_ms:>12.2f} "
+            f"{row.size:>9} {row.index_ms:>9.2f} {row.index_bot_ms:>7.2f} {row.numpy_f32_ms:>13.2f} "
+            f"{row.bound_f32_ms:>13.2f} {row.bound_i8_ms:>12.2f} {row.numpy_f32_ms / row.index_ms:>12.2f} "
             f"{row.index_ms / row.bound_i8_ms:>15.2f} {row.recall_at_10:>10.4f} {row.resident_bytes_per_vector:>9.0f}"
         )
     print("targets: 1M: numpy/index >= 2.5 and index/bound i8 <= 1.3; 100k: numpy/index >= 2")
@@ -202,10 +215,11 @@ def without_openblas_overrides() -> None:
 
 
 async def run(sizes: list[int], dim: int, k: int, as_json: bool) -> None:
-    bandwidth, kernel = read_bandwidth()
+    bandwidth, kernel = 0.0, ""
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for size in sizes:
+            bandwidth, kernel = max((bandwidth, kernel), read_bandwidth())
             row = await measure(size, dim, k, bandwidth, Path(folder))
             rows.append(row)
             if as_json:

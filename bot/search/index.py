@@ -5,8 +5,9 @@ plus their int64 item ids and int8 facets: 1037 bytes per 1024-d vector instead 
 
 1. quantises the unit query and scans every code row with an int8 SIMD dot product (`bot.search.kernel`, all
    cores): approximate cosines, bound by memory bandwidth over a quarter of the float32 bytes;
-2. takes the best `k * oversampling` rows by those scores (rows filtered out by facet or excluded item score
-   -inf first);
+2. takes the best `k * oversampling` rows by those scores, each core selecting within the chunks it scanned (rows
+   of facets not asked for score -inf there); rows of excluded items are dropped from these few candidates, which
+   are taken that many rows larger, rather than masked over the whole chat;
 3. re-ranks them with their float32 vectors, read from storage by primary key (`ExactVectors`; the float32 copy is
    not resident), and returns the top k distinct items by exact cosine;
 4. widens the candidate set (doubling) until the k-th exact score clears the lowest approximate score taken by a
@@ -36,7 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from bot.search.kernel import int8_dots
+from bot.search.kernel import RowFilter, scan
 from bot.search.protocol import SearchHit
 from storage.items import ChatsReset, ItemEvent, ItemRepository, VectorsChanged
 from storage.models import ALL_FACETS
@@ -51,6 +52,9 @@ DEFAULT_MEMORY_BUDGET_BYTES = 1024 << 20
 DEFAULT_OVERSAMPLING = 4
 """Candidates re-ranked per result wanted before any widening: k * 4 (at least k per facet)."""
 MARGIN_SIGMAS = 6.0
+POOL_DEPTH = 4
+"""The scan keeps each chunk's best `4 * candidates` rows, so the first two widenings need no pass over every score
+(near-duplicate clusters, reposts, often need one: their k-th exact score is close to the boundary)."""
 CHAT_OVERHEAD_BYTES = 1024
 """Charged per loaded chat besides its arrays (the objects and map entries), so empty chats count too."""
 _MIN_CAPACITY = 16
@@ -150,39 +154,61 @@ class ChatIndex:
         size, version = self._size, self._version
         if k <= 0 or size == 0:
             return []
-        approx, margin = self._approximate(unit)
-        self._exclude(approx, facets, exclude_item_ids)
-        searchable = size - int(np.count_nonzero(approx == -np.inf))
-        if searchable == 0:
-            return []
-        exact: dict[tuple[int, int], float] = {}
-        # An item has at most one row per facet, so the best k*len(ALL_FACETS) rows hold k distinct items.
+        query_codes, query_scales = quantise(unit[None, :])
+        query_scale = float(query_scales[0])
+        margin = self._margin(unit, query_codes, query_scale)
+        excluded = _array(exclude_item_ids, np.int64)
+        # An item has at most one row per facet, so the best k*len(ALL_FACETS) rows hold k distinct items; an
+        # excluded item takes at most len(ALL_FACETS) of them, so that many more are taken and dropped afterwards
+        # (a full-length mask of excluded ids would cost a scan of every id).
         wanted = max(k * self.oversampling, k * len(ALL_FACETS))
+        spare = len(excluded) * len(ALL_FACETS)
+        taken = min(wanted + spare, size)
+        scanned = scan(
+            self._codes[:size],
+            self._scales[:size],
+            query_codes,
+            query_scale,
+            POOL_DEPTH * taken,
+            leave_out=self._other_facets(facets),
+        )
+        scores, rows = scanned.scores, scanned.best(taken)
+        exact: dict[tuple[int, int], float] = {}
         while True:
             if self._version != version:
                 return None
-            rows = _best_rows(approx, min(wanted, searchable))
-            keys = list(zip(self._ids[rows].tolist(), self._facets[rows].tolist(), strict=True))
+            keys = self._candidates(rows, scores, excluded)
             missing = [key for key in keys if key not in exact]
             if missing:
                 await self._read_exact(missing, unit, exact)
             hits = _distinct_items(keys, exact, k)
-            if len(rows) >= searchable:
+            # Rows not taken score at most the lowest taken; a -inf among those taken means every row left is out.
+            boundary = float(scores[rows[-1]]) if len(rows) else -np.inf
+            if taken >= size or boundary == -np.inf:
                 return hits
-            boundary = float(approx[rows[-1]])
             if len(hits) == k and hits[-1][2] >= boundary + margin:
                 return hits
             wanted *= 2
+            taken = min(wanted + spare, size)
+            rows = scanned.best(taken)
 
-    def _approximate(self, unit: FloatMatrix) -> tuple[FloatMatrix, float]:
-        """Approximate cosines of every row (a fresh array), and the margin that bounds their error."""
-        size = self._size
-        query_codes, query_scales = quantise(unit[None, :])
-        scores = np.empty(size, np.float32)
-        int8_dots(self._codes[:size], query_codes, scores)
-        scores *= self._scales[:size]
-        scores *= query_scales[0]
-        return scores, self._margin(unit, query_codes, float(query_scales[0]))
+    def _candidates(
+        self, rows: npt.NDArray[np.intp], scores: FloatMatrix, excluded: npt.NDArray[np.int64]
+    ) -> list[tuple[int, int]]:
+        """(item_id, facet) of the taken rows that may be found: not left out by facet, not of an excluded item."""
+        rows = rows[scores[rows] != -np.inf]
+        if len(excluded):
+            rows = rows[~np.isin(self._ids[rows], excluded)]
+        return list(zip(self._ids[rows].tolist(), self._facets[rows].tolist(), strict=True))
+
+    def _other_facets(self, facets: Collection[int] | None) -> RowFilter | None:
+        """The rows of facets not asked for, chunk by chunk (None when every facet is asked for)."""
+        if facets is None or set(ALL_FACETS) <= set(facets):
+            return None
+        # A table by facet number: one C-level lookup per chunk, little time under the GIL for the scan's threads.
+        other = np.ones(max(ALL_FACETS) + 1, bool)
+        other[[facet for facet in facets if facet in ALL_FACETS]] = False
+        return lambda start, stop: other[self._facets[start:stop]]
 
     def _margin(self, unit: FloatMatrix, query_codes: CodeMatrix, query_scale: float) -> float:
         """MARGIN_SIGMAS standard deviations of `x·q - x̂·q̂ = e_x·q + x̂·e_q` for a unit row x and the unit query q.
@@ -208,14 +234,6 @@ class ChatIndex:
             scores = (block.matrix @ unit).tolist()
             for item_id, facet, score in zip(block.item_ids.tolist(), block.facets.tolist(), scores, strict=True):
                 exact[(item_id, facet)] = score
-
-    def _exclude(self, scores: FloatMatrix, facets: Collection[int] | None, exclude_item_ids: Collection[int]) -> None:
-        """Rows that must not be found score -inf (the scores array is fresh, so this costs no copy)."""
-        size = self._size
-        if facets is not None and not set(ALL_FACETS) <= set(facets):
-            scores[~np.isin(self._facets[:size], _array(facets, np.int8))] = -np.inf
-        if exclude_item_ids:
-            scores[np.isin(self._ids[:size], _array(exclude_item_ids, np.int64))] = -np.inf
 
     def _grow(self) -> None:
         capacity = max(_MIN_CAPACITY, len(self._ids) + _MIN_CAPACITY, math.ceil(len(self._ids) * _GROWTH))
@@ -384,15 +402,6 @@ def _apply(index: ChatIndex, event: VectorsChanged, *, may_exist: bool) -> None:
     for facet, vector in event.vectors.items():
         if vector is not None:
             index.add(event.item_id, facet, vector)
-
-
-def _best_rows(scores: FloatMatrix, count: int) -> npt.NDArray[np.intp]:
-    """Indices of the `count` highest scores, highest first: argpartition, then sort only those."""
-    if count < len(scores):
-        top = np.argpartition(scores, len(scores) - count)[len(scores) - count :]
-    else:
-        top = np.arange(len(scores))
-    return top[np.argsort(-scores[top], kind="stable")]
 
 
 def _distinct_items(keys: Iterable[tuple[int, int]], exact: dict[tuple[int, int], float], k: int) -> list[SearchHit]:
