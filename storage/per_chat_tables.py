@@ -30,6 +30,9 @@ CHAT_TABLES: dict[str, tuple[str, ...]] = {
     "reembedded": ("chat_id",),
     "confirmations": ("chat_id", "target_chat_id"),
     "forgotten_messages": ("chat_id",),
+    "alerts_sent": ("chat_id",),
+    "album_items": ("chat_id",),
+    "album_alerts": ("chat_id",),
 }
 """Every table holding a chat's rows (in either backend's schema), by the columns naming the chat: a move leaves none
 under the old id but the tombstones (`forgotten_messages`, keyed by the Telegram address) and the move's own record

@@ -10,6 +10,7 @@ import pytest
 from storage import segments
 from storage.models import FACET_CAPTION, FACET_MEDIA, ChatSettings
 from storage.per_chat_tables import CHAT_TABLES
+from storage.postgres.coordination import PgAlbumLedger, PgAlertLedger
 from storage.postgres.store import PgStore
 from tests.support.storage import (
     TEST_MODEL,
@@ -235,6 +236,11 @@ async def _fill_every_table(store: AnyStore, chat_id: int) -> None:
     assert item is not None
     await store.reembedding.stage(item, "next-model", [1.0, 0.0], None)
     await store.items.forget_unstored(chat_id, 78, now=1)
+    if isinstance(store, PgStore):  # what replicas share: the group's alert pacing and an album being collected
+        assert await PgAlertLedger(store.db).record_if_room(chat_id, per_minute=10)
+        albums = PgAlbumLedger(store.db)
+        assert await albums.claim(chat_id, "sent album")
+        await albums.expect(chat_id, "album in progress", 1)
 
 
 async def test_every_chat_column_of_the_schema_is_listed_for_moves_and_purges(store: AnyStore) -> None:

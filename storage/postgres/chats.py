@@ -115,6 +115,11 @@ async def _read_settings(conn: Connection, chat_id: int) -> ChatSettings:
 # Each statement takes the old chat id as $1 and the new one (if it needs it) as $2, and selects by the old one: a
 # replay finds nothing to move. A feedback entry the new chat already holds (the same ignored file) wins over the old
 # chat's.
+_FORGET_ALBUMS = (
+    "DELETE FROM album_items WHERE chat_id = $1",
+    "DELETE FROM album_alerts WHERE chat_id = $1",
+)
+
 _MOVE = (
     "UPDATE items SET chat_id = $2 WHERE chat_id = $1",
     "UPDATE vectors SET chat_id = $2 WHERE chat_id = $1",
@@ -150,6 +155,10 @@ _MOVE = (
     # forgotten_messages stay keyed by the Telegram address (the old chat's id), as items' origin_chat_id does.
     # Late arrivals addressed to any earlier id of the chat are routed to its newest id.
     "UPDATE chat_moves SET new_chat_id = $2 WHERE new_chat_id = $1",
+    # The group's pacing goes on in the supergroup; an album still being collected under the old id loses its alert
+    # (its items are stored), as the migration message arrives between two albums in practice.
+    "UPDATE alerts_sent SET chat_id = $2 WHERE chat_id = $1",
+    *_FORGET_ALBUMS,
 )
 
 _PURGE = (
@@ -168,6 +177,8 @@ _PURGE = (
     "DELETE FROM chat_counters WHERE chat_id = $1",
     "DELETE FROM jobs WHERE chat_id = $1",
     "DELETE FROM confirmations WHERE chat_id = $1 OR target_chat_id = $1",
+    "DELETE FROM alerts_sent WHERE chat_id = $1",
+    *_FORGET_ALBUMS,
     "DELETE FROM chat_moves WHERE new_chat_id = $1",
     "DELETE FROM dismissals WHERE chat_id = $1",
     "DELETE FROM ignored WHERE chat_id = $1",
