@@ -23,7 +23,7 @@ from storage.vectors import unit_vector
 
 SEARCH = (
     "WITH candidates AS MATERIALIZED ("
-    "SELECT item_id, facet, embedding_half <#> $3::vector::halfvec AS rough FROM vectors "
+    "SELECT item_id, facet, embedding_half <#> $7::halfvec AS rough FROM vectors "
     "WHERE chat_id = $1 AND model = $2 AND facet = ANY($4::smallint[]) AND NOT (item_id = ANY($5::bigint[])) "
     "ORDER BY rough LIMIT $6) "
     "SELECT c.item_id, c.facet, v.embedding <#> $3::vector AS distance, c.rough FROM candidates AS c "
@@ -31,7 +31,8 @@ SEARCH = (
     "ORDER BY distance, c.item_id, c.facet"
 )
 """The chat's best `$6` rows by half precision (scanned through `vectors_by_chat_model`, never another chat's
-rows), with their exact distances, best first, and their half-precision ones."""
+rows), with their exact distances, best first, and their half-precision ones. The query comes twice, as $3 (vector)
+and $7 (halfvec): a cast in the statement would run once per row whenever PostgreSQL picks a generic plan."""
 
 CANDIDATES_PER_RESULT = 4
 """The first pass keeps k × facets × this many rows: enough for random data; near-duplicates may need more."""
@@ -73,7 +74,7 @@ class PgVectorIndex:
         unit, excluded = unit_vector(query), sorted(set(exclude_item_ids))
         limit = k * len(wanted) * CANDIDATES_PER_RESULT
         while True:
-            rows = await self._db.fetch(SEARCH, chat_id, self.model, unit, wanted, excluded, limit)
+            rows = await self._db.fetch(SEARCH, chat_id, self.model, unit, wanted, excluded, limit, unit)
             best = _best_items(rows, k)
             if len(rows) < limit or (len(best) == k and _settled(rows, best[-1][2])):
                 return best
