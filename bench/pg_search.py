@@ -1,5 +1,5 @@
-"""Search latency of one chat in PostgreSQL (pgvector, exact scan) next to the in-memory int8 index, on the same
-vectors, in the same run.
+"""Search latency of one chat in PostgreSQL (pgvector: half-precision candidates, exact re-rank) next to the
+in-memory int8 index, on the same vectors, in the same run.
 
 Run ``python -m bench.pg_search [--sizes 100000,1000000] [--dim 1024] [--k 10] [--queries 20]``.
 
@@ -9,7 +9,7 @@ fsync) through the bot's own schema, and searched with the bot's own `PgVectorIn
 in-memory `ChatIndex` as the SQLite backend uses it. Both are timed alternately, query by query, after one warm-up
 search each (PostgreSQL's buffers and the OS page cache hold the table: the steady state of a busy chat).
 ``recall@10`` compares PostgreSQL's top k with exact numpy float32 top k. The table size is what PostgreSQL
-reports for the vectors table and its indexes.
+reports for the vectors table, its out-of-line (TOAST) part and its indexes.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ async def measure(server: ThrowawayPostgres, size: int, dim: int, k: int, repeat
 
 
 def print_table(rows: list[Row], dim: int, k: int) -> None:
-    print(f"one chat, {dim}-d unit vectors, top-{k}; PostgreSQL exact scan (pgvector <#>) vs the in-memory int8 index")
+    print(f"one chat, {dim}-d unit vectors, top-{k}; PostgreSQL exact search (halfvec candidates, <#> re-rank) "
+          "vs the in-memory int8 index")
     print(f"{'vectors':>9} {'postgres ms':>12} {'memory ms':>10} {'pg/memory':>10} {'pg recall@10':>13} "
           f"{'load s':>8} {'table MB':>9}")
     for row in rows:
