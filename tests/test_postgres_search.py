@@ -12,7 +12,7 @@ from pgvector.asyncpg import register_vector
 
 from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT
 from storage.postgres.migrations import MIGRATIONS, migrate
-from storage.postgres.search import CANDIDATES_PER_RESULT, SEARCH, PgVectorIndex
+from storage.postgres.search import SEARCH, WITHIN, PgVectorIndex
 from storage.postgres.store import PgStore
 from storage.vectors import FloatMatrix
 from tests.support.postgres import ThrowawayPostgres
@@ -29,8 +29,8 @@ async def store(postgres_dsn: str) -> AsyncIterator[PgStore]:
         yield opened
 
 
-def _count_statements(store: PgStore, monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
-    """How many search statements the store's database has run since this call."""
+def _count_statements(store: PgStore, monkeypatch: pytest.MonkeyPatch) -> Callable[[], tuple[int, int]]:
+    """How many first passes and how many threshold passes the store's database has run since this call."""
     calls: list[str] = []
     fetch = store.db.fetch
 
@@ -39,7 +39,7 @@ def _count_statements(store: PgStore, monkeypatch: pytest.MonkeyPatch) -> Callab
         return await fetch(query, *args)
 
     monkeypatch.setattr(store.db, "fetch", counting)
-    return lambda: sum(query == SEARCH for query in calls)
+    return lambda: (calls.count(SEARCH), calls.count(WITHIN))
 
 
 async def _exact_top_k(store: PgStore, chat_id: int, query: FloatMatrix, k: int, facets: Collection[int],
@@ -93,7 +93,7 @@ async def test_random_data_gives_the_exact_answer_from_the_first_candidates(
         wanted = {FACET_MEDIA, FACET_CAPTION, FACET_TEXT} if facets is None else facets
         hits = await index.search(1, query * 3.0, K, facets=facets, exclude_item_ids=excluded)
         _assert_same(hits, await _exact_top_k(store, 1, query, K, wanted, excluded))
-    assert statements() == 6  # one statement each: the first m candidates were enough
+    assert statements() == (6, 0)  # one statement each: the first m candidates were enough
 
 
 async def test_near_duplicates_reordered_by_half_precision_still_give_the_exact_answer(
@@ -112,20 +112,36 @@ async def test_near_duplicates_reordered_by_half_precision_still_give_the_exact_
         exact = np.argsort(-(cluster @ query), kind="stable")
         assert list(_half_rank(cluster, query)[:K]) != list(exact[:K])  # half precision alone would be wrong
         _assert_same(await index.search(1, query, K), truth)
-    assert statements() > 4  # the first candidates could not prove the answer: m was widened
+    assert statements() == (4, 4)  # the first candidates could not prove the answer: a second pass took them all
 
 
-async def test_candidates_widen_until_no_row_left_out_can_enter_the_answer(
+async def test_rows_within_the_error_of_each_other_cost_one_more_pass_however_many(
         store: PgStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """200 rows within half precision's error of each other: the first 4 candidates (k = 1) prove nothing, so m
-    doubles until every row has been a candidate, and the best one is still the exact best."""
+    """200 rows within half precision's error of each other: the first 4 candidates (k = 1) prove nothing, and the
+    second pass takes every row within the proven threshold at once (not 4, 8, 16… candidates in turn)."""
     centre = random_unit_vectors(1, DIM, seed=41)[0]
     await store.items.add_many([(new_item(1, m), {FACET_MEDIA: vector})
                                 for m, vector in enumerate(_near(centre, 200, 0.0005, seed=42))])
     statements = _count_statements(store, monkeypatch)
     hits = await PgVectorIndex(store.db, TEST_MODEL).search(1, centre, 1, facets={FACET_MEDIA})
     _assert_same(hits, await _exact_top_k(store, 1, centre, 1, {FACET_MEDIA}, ()))
-    assert CANDIDATES_PER_RESULT * 2 ** (statements() - 1) >= 200 > CANDIDATES_PER_RESULT * 2 ** (statements() - 2)
+    assert statements() == (1, 1)
+
+
+async def test_a_picture_forwarded_hundreds_of_times_is_found_in_two_passes_ties_by_age(
+        store: PgStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forwards of one file share its cached vector: 500 identical rows tie exactly; the answer is the k oldest
+    (lowest ids), as an exact scan orders ties, among rows of other pictures."""
+    picture = random_unit_vectors(1, DIM, seed=51)[0]
+    others = random_unit_vectors(300, DIM, seed=52)
+    items = await store.items.add_many(
+        [(new_item(1, m), {FACET_MEDIA: other}) for m, other in enumerate(others)]
+        + [(new_item(1, 1000 + m), {FACET_MEDIA: picture}) for m in range(500)])
+    statements = _count_statements(store, monkeypatch)
+    hits = await PgVectorIndex(store.db, TEST_MODEL).search(1, picture, K)
+    assert [item_id for item_id, _, _ in hits] == [item.id for item in items[300:300 + K]]
+    _assert_same(hits, await _exact_top_k(store, 1, picture, K, {FACET_MEDIA}, ()))
+    assert statements() == (1, 1)
 
 
 async def test_migration_2_gives_existing_vectors_their_half_precision_copy(

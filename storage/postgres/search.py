@@ -5,9 +5,10 @@ pgvector's negative inner product `<#>` is minus the cosine. One statement reads
 (through the (chat_id, model) index): it ranks them by their half-precision copy `embedding_half` (2 KB kept in the
 row, where the full vector is 4 KB out of line), keeps the best `m` as candidates, and re-ranks those by the full
 `embedding`, returning exact distances. A bound on the half-precision error (`HALF_ERROR`) tells whether a row left
-out could still belong in the answer; if it could, `m` doubles and the statement runs again (at worst it takes every
-row of the chat: an exact scan). So the results are those of an exact scan, each item once with its best facet.
-Every process reads the same tables, so a search sees whatever any process committed before it started.
+out could still belong in the answer. If it could (near-duplicates within the error of each other: the same picture
+forwarded many times), a second statement takes every row within a threshold the first pass proves sufficient, so a
+search costs at most two scans of the chat. The results are those of an exact scan, each item once with its best
+facet. Every process reads the same tables, so a search sees whatever any process committed before it started.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ SEARCH = (
 """The chat's best `$6` rows by half precision (scanned through `vectors_by_chat_model`, never another chat's
 rows), with their exact distances, best first, and their half-precision ones. The query comes twice, as $3 (vector)
 and $7 (halfvec): a cast in the statement would run once per row whenever PostgreSQL picks a generic plan."""
+
+WITHIN = (
+    "SELECT item_id, facet, embedding <#> $3::vector AS distance FROM vectors "
+    "WHERE chat_id = $1 AND model = $2 AND facet = ANY($4::smallint[]) AND NOT (item_id = ANY($5::bigint[])) "
+    "AND embedding_half <#> $7::halfvec <= $6 ORDER BY distance, item_id, facet LIMIT $8"
+)
+"""The chat's rows whose half-precision distance is at most `$6`, re-ranked by their full vectors (read only for
+those rows), the best `$8` first: k × facets rows hold the best k distinct items."""
 
 CANDIDATES_PER_RESULT = 4
 """The first pass keeps k × facets × this many rows: enough for random data; near-duplicates may need more."""
@@ -67,18 +76,21 @@ class PgVectorIndex:
         Exact because every row outside the m candidates has a half-precision distance ≥ d_m, the last
         candidate's, hence an exact distance ≥ d_m − HALF_ERROR: when that is still worse than the k-th item found
         (or the chat has fewer than m matching rows, all of them candidates), no row left out can enter the
-        answer or give a found item a better facet. Otherwise m doubles."""
+        answer or give a found item a better facet. Otherwise the rows within `_sufficient_threshold` are the
+        candidates."""
         wanted = sorted(ALL_FACETS if facets is None else set(facets))
         if k <= 0 or not wanted:
             return []
         unit, excluded = unit_vector(query), sorted(set(exclude_item_ids))
-        limit = k * len(wanted) * CANDIDATES_PER_RESULT
-        while True:
-            rows = await self._db.fetch(SEARCH, chat_id, self.model, unit, wanted, excluded, limit, unit)
-            best = _best_items(rows, k)
-            if len(rows) < limit or (len(best) == k and _settled(rows, best[-1][2])):
-                return best
-            limit *= 2
+        enough = k * len(wanted)
+        limit = enough * CANDIDATES_PER_RESULT
+        rows = await self._db.fetch(SEARCH, chat_id, self.model, unit, wanted, excluded, limit, unit)
+        best = _best_items(rows, k)
+        if len(rows) < limit or (len(best) == k and _settled(rows, best[-1][2])):
+            return best
+        threshold = _sufficient_threshold(rows, enough)
+        rows = await self._db.fetch(WITHIN, chat_id, self.model, unit, wanted, excluded, threshold, unit, enough)
+        return _best_items(rows, k)
 
     async def count(self, chat_id: int) -> int:
         """How many vectors of the chat are searchable."""
@@ -89,7 +101,7 @@ class PgVectorIndex:
 def _best_items(rows: Sequence[Any], k: int) -> list[tuple[int, int, float]]:
     """The first k distinct items of rows ordered by exact distance, each with its first (best) facet, as scores."""
     best: dict[int, tuple[int, int, float]] = {}
-    for item_id, facet, distance, _ in rows:
+    for item_id, facet, distance, *_ in rows:
         if item_id not in best:
             best[item_id] = (int(item_id), int(facet), -float(distance))
     return list(best.values())[:k]
@@ -99,3 +111,15 @@ def _settled(rows: Sequence[Any], kth_score: float) -> bool:
     """Whether every row outside these candidates is strictly worse than the k-th item (score `kth_score`)."""
     last_rough = max(float(row[3]) for row in rows)
     return last_rough - HALF_ERROR > -kth_score
+
+
+def _sufficient_threshold(rows: Sequence[Any], enough: int) -> float:
+    """A half-precision distance within which every row of the exact answer lies, from a first pass's candidates
+    (the chat's best rows by half precision, at least `enough` = k × facets of them).
+
+    Let A be the `enough`-th best half-precision distance. Those `enough` rows hold at least k distinct items (one
+    row per facet), each at an exact distance ≤ A + HALF_ERROR, so the k-th best item's exact distance D_k is at most
+    that too. Any row at an exact distance ≤ D_k (an answer, or a better facet of one) has a half-precision distance
+    ≤ D_k + HALF_ERROR ≤ A + 2·HALF_ERROR."""
+    rough = sorted(float(row[3]) for row in rows)
+    return rough[enough - 1] + 2 * HALF_ERROR
