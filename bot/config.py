@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -115,6 +116,15 @@ class Settings:
     webhook_secret: Secret | None = None
     # Set: /metrics (Prometheus) and /healthz are served on this host:port.
     metrics_listen: tuple[str, int] | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What the logs must never show: the token, the key, and the database password if DATABASE_URL has one
+        (a driver's error may quote its connection string)."""
+        password = urlsplit(self.postgres_dsn.reveal()).password if self.postgres_dsn is not None else None
+        webhook = (self.webhook_secret.reveal(),) if self.webhook_secret is not None else ()
+        return (self.telegram_bot_token.reveal(), self.dashscope_api_key.reveal(), *webhook,
+                *((password,) if password else ()))
 
     @property
     def import_requests_per_minute(self) -> int:

@@ -6,7 +6,8 @@ bot has no export to read them from); `--reembed` does only that, from the paths
 
 Exit codes: 0 done (messages that could not be imported are counted, not fatal), 2 bad arguments, configuration or
 an unreadable export (a truncated file: what came before the break is kept), 4 stopped before the end (daily cap,
-DashScope account or outage: run again to continue), 130 interrupted.
+DashScope account or outage: run again to continue), 5 the PostgreSQL database cannot be reached or used, 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from bot.export.messages import ExportMessage
 from bot.export.reader import Export, locate, read
 from bot.logs import configure_logging
 from bot.wiring import AnyStore, dashscope_client, embedding_service, open_store, request_budget
+from storage.postgres.db import DatabaseUnavailable
 
 log = logging.getLogger("bot.history")
 
 EXIT_DONE = 0
 EXIT_BAD_INPUT = 2
 EXIT_STOPPED = 4
+EXIT_DATABASE_UNAVAILABLE = 5
 EXIT_INTERRUPTED = 130
 PROGRESS_LOG_SECONDS = 10.0
 IMPORT_LANE = "import"
@@ -68,8 +71,7 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc} (see .env.example)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    configure_logging(settings.log_level,
-                      secrets=(settings.telegram_bot_token.reveal(), settings.dashscope_api_key.reveal()))
+    configure_logging(settings.log_level, secrets=settings.secrets)
     try:
         return asyncio.run(run(args, settings))
     except KeyboardInterrupt:
@@ -84,7 +86,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     except ExportError as exc:
         print(f"import-history: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    store = await open_store(settings)
+    try:
+        store = await open_store(settings)
+    except DatabaseUnavailable as exc:
+        print(f"import-history: {exc}", file=sys.stderr)
+        return EXIT_DATABASE_UNAVAILABLE
     try:
         chooser = Chooser(ChatChoice(args.chat_id, frozenset(await store.chats.known_ids())))
         if args.dry_run:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Self, TypeAlias
+from urllib.parse import urlsplit
 
 import asyncpg
 from pgvector.asyncpg import register_vector
@@ -29,6 +30,28 @@ Connection: TypeAlias = Any
 """An `asyncpg.Connection` (asyncpg ships no type information)."""
 
 
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError, TimeoutError, asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError,
+    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
+)
+"""A server that is down, unknown, refusing this login (wrong password included), or without this database."""
+_NO_PGVECTOR: tuple[type[BaseException], ...] = (
+    asyncpg.FeatureNotSupportedError, asyncpg.UndefinedFileError, asyncpg.InsufficientPrivilegeError,
+)
+"""`CREATE EXTENSION vector` on a server without pgvector installed (or a role not allowed to create it)."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be used at start. The message says where (host, port, database: never the password) and
+    why, so that an operator reads one line, not a driver's traceback."""
+
+
+def describe(dsn: str) -> str:
+    """host:port/database of a DSN, without the user and password."""
+    parts = urlsplit(dsn)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+
+
 class PgDatabase:
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self.pool = pool
@@ -38,13 +61,20 @@ class PgDatabase:
     async def open(cls, dsn: str, *, pool_max: int = POOL_MAX) -> Self:
         """Migrates first, on a connection of its own: the pool's connections register the `vector` codec, which
         needs the extension the first migration creates."""
-        conn = await asyncpg.connect(dsn)
         try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        pool = await asyncpg.create_pool(dsn, min_size=POOL_MIN, max_size=pool_max, init=_init_connection,
-                                         command_timeout=COMMAND_TIMEOUT_SECONDS)
+            conn = await asyncpg.connect(dsn)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+            pool = await asyncpg.create_pool(dsn, min_size=POOL_MIN, max_size=pool_max, init=_init_connection,
+                                             command_timeout=COMMAND_TIMEOUT_SECONDS)
+        except _UNREACHABLE as exc:
+            raise DatabaseUnavailable(f"cannot reach the PostgreSQL database {describe(dsn)}: {exc}") from exc
+        except _NO_PGVECTOR as exc:
+            raise DatabaseUnavailable(f"the PostgreSQL database {describe(dsn)} has no pgvector extension and this "
+                                      f"login cannot create it ({exc}): install pgvector, or run "
+                                      "CREATE EXTENSION vector as its owner") from exc
         log.info("database open", extra={"backend": "postgresql"})
         return cls(pool, dsn)
 
