@@ -36,6 +36,13 @@ def test_database_url_relative_and_absolute(tmp_path: Path) -> None:
     assert load(tmp_path, DATABASE_URL="sqlite:////abs/x.db").database_path == Path("/abs/x.db")
 
 
+def test_the_logs_hide_every_credential_the_configuration_holds(tmp_path: Path) -> None:
+    full = load(tmp_path, DATABASE_URL="postgresql://bot:db-pass-9@db:5432/bot", WEBHOOK_SECRET="hook-secret_1",
+                WEBHOOK_URL="https://bot.example.com/telegram")
+    assert set(full.secrets) == {"123:abc-DEF_1", "sk-1", "hook-secret_1", "db-pass-9"}
+    assert set(load(tmp_path, DATABASE_URL="postgresql://bot@db/bot").secrets) == {"123:abc-DEF_1", "sk-1"}
+
+
 def test_admin_ids_and_trailing_slash(tmp_path: Path) -> None:
     s = load(tmp_path, BOT_ADMIN_IDS="1, 2,3", TELEGRAM_API_URL="http://127.0.0.1:8081/")
     assert s.bot_admin_ids == frozenset({1, 2, 3})
