@@ -85,6 +85,17 @@ def bot_environment(tg: FakeBotAPI, ds: FakeDashScope, db_path: Path, **extra: s
 BACKENDS = ("sqlite", "postgresql")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fast loop (`-m "not slow"`) runs on SQLite alone: every test on PostgreSQL (a `[postgresql]` variant, or a
+    test of the PostgreSQL backend itself) counts as slow, so a developer's loop starts no database server. CI runs
+    them all."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        variant = callspec.params.get("backend") if callspec is not None else None
+        if variant == "postgresql" or "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 """For a test about SQLite itself (its file, its single-process lock): say why where it is used."""
 
