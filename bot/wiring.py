@@ -53,6 +53,7 @@ from bot.search.index import IndexRegistry
 from bot.search.protocol import VectorIndex
 from storage.budget import SqliteWindow
 from storage.db import Database
+from storage.errors import StoreUnavailable
 from storage.postgres.budget import PgWindow
 from storage.postgres.coordination import PgAlbumLedger, PgAlertLedger, PgPause
 from storage.postgres.db import PgDatabase
@@ -61,6 +62,9 @@ from storage.postgres.store import PgStore
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+
+REEMBED_RESUME_SECONDS = 5.0
+"""After the database went away, how long the re-embedder waits before it asks for its lock again."""
 
 AnyStore = Store | PgStore
 
@@ -274,9 +278,15 @@ class _Models:
 
 
 async def _reembed(store: AnyStore, reembedder: Reembedder) -> None:
-    """With PostgreSQL several processes run, and only one of them re-embeds at a time (the others stand by)."""
-    async with store.reembedding.sole_runner():
-        await reembedder.run_forever()
+    """With PostgreSQL several processes run, and only one of them re-embeds at a time (the others stand by). The
+    lock that makes it the one is lost with the database's connection: after an outage it is taken again first."""
+    while True:
+        try:
+            async with store.reembedding.sole_runner():
+                await reembedder.run_forever()
+        except StoreUnavailable as exc:
+            log.warning("re-embedding waits for the database", extra={"error": str(exc)})
+            await asyncio.sleep(REEMBED_RESUME_SECONDS)
 
 
 def _operator_alerter(settings: Settings, delivery: Delivery) -> OperatorAlerter:

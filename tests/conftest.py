@@ -22,7 +22,7 @@ from bot.wiring import Services
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
 from tests.support.backends import Repos, open_repos
-from tests.support.postgres import ThrowawayPostgres, migrated_template
+from tests.support.postgres import ThrowawayPostgres, migrated_template, started
 from tests.support.waiting import until_idle
 
 TOKEN = "123456:TEST-token_abc"
@@ -33,12 +33,8 @@ QUIET_POLLS = 5
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[ThrowawayPostgres]:
     """One throwaway PostgreSQL (with pgvector) per test process, started on first use, stopped at the end."""
-    server = ThrowawayPostgres()
-    server.start()
-    try:
+    with started() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

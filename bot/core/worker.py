@@ -19,6 +19,7 @@ from typing import Protocol
 from bot.core.failures import FailurePolicy
 from bot.core.health import EmbeddingHealth
 from bot.core.ports import JobQueue
+from storage.errors import StoreUnavailable
 from storage.models import Job
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class JobRunner:
         while not self._stopping:
             try:
                 claimed = await self._claim()
+            except StoreUnavailable as exc:  # restarting: the pool reconnects by itself, the next poll claims
+                log.warning("claiming jobs waits for the database", extra={"error": str(exc)})
+                claimed = []
             except Exception:  # e.g. the database is locked or the disk full: keep the loop alive, try again soon
                 log.exception("claiming jobs failed")
                 claimed = []
@@ -127,9 +131,17 @@ class JobRunner:
         except Exception as exc:
             await self._record_failure(job, exc, probe)
         else:
-            await self._jobs.complete(job.id)
+            await self._completed(job)
         finally:
             self._probe_ids.discard(job.id)
+
+    async def _completed(self, job: Job) -> None:
+        """A job done while the database went away stays 'running' under this process's lost liveness token: an
+        orphan, which a claim runs again once the database is back (its reply state tells it not to answer twice)."""
+        try:
+            await self._jobs.complete(job.id)
+        except StoreUnavailable as exc:
+            log.warning("could not mark a job done; it runs again", extra={"job_id": job.id, "error": str(exc)})
 
     async def _record_failure(self, job: Job, exc: Exception, probe: bool) -> None:
         """An error while deciding (the database, a send) must not vanish with the task: it is logged, and the job,

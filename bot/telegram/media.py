@@ -1,7 +1,8 @@
 """Media messages (new, edited, channel posts): turned into IncomingMedia and accepted as durable jobs, nothing more.
 
 The heavy work happens in the queue's workers, so a burst of photos never blocks getUpdates and a restart loses
-nothing that was already acknowledged to Telegram.
+nothing that was already acknowledged to Telegram. While the database is away the handler waits for it
+(bot.core.outage), so Telegram is not told the update was handled before its job is stored.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 
 from telegram import Update
 
+from bot.core.outage import once_stored
 from bot.telegram.commands import say
 from bot.telegram.context import Context
 from bot.telegram.convert import incoming_from, is_plausible_media_document
@@ -32,9 +34,14 @@ async def media_message(update: Update, context: Context) -> None:
         if incoming.chat.type == "private":
             await say(context, message, "unsupported")
         return
-    await services.lifecycle.seen(incoming.chat)
-    job = await services.ingest.accept(incoming)
-    log.info("media queued" if job else "duplicate update ignored",
+
+    async def store() -> bool:
+        """True: queued; False: this update was seen before."""
+        await services.lifecycle.seen(incoming.chat)
+        return await services.ingest.accept(incoming) is not None
+
+    queued = await once_stored(store, about={"chat_id": incoming.chat.id, "message_id": incoming.message_id})
+    log.info("media queued" if queued else "duplicate update ignored",
              extra={"chat_id": incoming.chat.id, "message_id": incoming.message_id, "kind": incoming.media.kind})
 
 

@@ -8,6 +8,7 @@ import logging
 
 from telegram import Message, Update
 
+from bot.core.outage import once_stored
 from bot.core.results import Audience
 from bot.core.texts import IncomingText
 from bot.replies.i18n import language_of, t
@@ -31,7 +32,9 @@ async def text_message(update: Update, context: Context) -> None:
     incoming = incoming_text(message) if message is not None else None
     if incoming is None:
         return
-    job = await context.bot_data.services.texts.accept(incoming)
+    texts = context.bot_data.services.texts
+    job = await once_stored(lambda: texts.accept(incoming),
+                            about={"chat_id": incoming.chat.id, "message_id": incoming.message_id})
     if job is not None:
         log.info("text queued", extra={"chat_id": incoming.chat.id, "message_id": incoming.message_id})
 

@@ -13,7 +13,7 @@ from typing import Any
 from storage.chats import SETTINGS_FIELDS, settings_from_row, validated
 from storage.models import ChatSettings
 from storage.per_chat_tables import SETTINGS_COLUMNS
-from storage.postgres.db import Connection, PgDatabase
+from storage.postgres.db import Connection, PgDatabase, translated
 from storage.postgres.items import PgItemRepository
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ class PgChatRepository:
         self._items = items
 
     async def settings(self, chat_id: int) -> ChatSettings:
-        return await _read_settings(self._db.pool, chat_id)
+        with translated():
+            return await _read_settings(self._db.pool, chat_id)
 
     async def update_settings(self, chat_id: int, **changes: Any) -> ChatSettings:
         """Change some settings (by ChatSettings field name), keep the others; returns the result. Two processes

@@ -9,14 +9,15 @@ listeners) run once the transaction has committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Self, TypeAlias
 from urllib.parse import urlsplit
 
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from storage.errors import StoreUnavailable
 from storage.postgres.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,22 @@ _NO_PGVECTOR: tuple[type[BaseException], ...] = (
     asyncpg.FeatureNotSupportedError, asyncpg.UndefinedFileError, asyncpg.InsufficientPrivilegeError,
 )
 """`CREATE EXTENSION vector` on a server without pgvector installed (or a role not allowed to create it)."""
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+    asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+)
+"""How asyncpg reports a server that went away while running: a refused or reset socket, a connection closed under
+a statement (or a pooled connection found closed), the server's unsolicited FATAL read as an internal client error,
+a server starting up or shutting down."""
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Driver errors of a lost server become `StoreUnavailable`, the one error the layers above know to wait on."""
+    try:
+        yield
+    except CONNECTION_LOST as exc:
+        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
 class DatabaseUnavailable(Exception):
@@ -84,37 +101,43 @@ class PgDatabase:
     async def connect(self) -> Connection:
         """A connection of its own, outside the pool, for state that lives as long as a session (a session-level
         advisory lock): the caller closes it. Pool connections are shared and recycled, so they cannot hold one."""
-        return await asyncpg.connect(self._dsn)
+        with translated():
+            return await asyncpg.connect(self._dsn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """One transaction on a connection of its own; COMMIT, then the `after_commit` callbacks; ROLLBACK on any
         exception (including cancellation)."""
-        async with self.pool.acquire() as conn:
-            work = Transaction(conn)
-            async with conn.transaction():
-                yield work
-            for callback in work.callbacks:
-                callback()
+        with translated():
+            async with self.pool.acquire() as conn:
+                work = Transaction(conn)
+                async with conn.transaction():
+                    yield work
+        for callback in work.callbacks:
+            callback()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         """A consistent snapshot for reads of several statements."""
-        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            yield conn
+        with translated():
+            async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                yield conn
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         """One statement on its own (autocommit)."""
-        async with self.pool.acquire() as conn:
-            return list(await conn.fetch(query, *args))
+        with translated():
+            async with self.pool.acquire() as conn:
+                return list(await conn.fetch(query, *args))
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self.pool.acquire() as conn:
-            return await conn.fetchval(query, *args)
+        with translated():
+            async with self.pool.acquire() as conn:
+                return await conn.fetchval(query, *args)
 
     async def execute(self, query: str, *args: Any) -> str:
-        async with self.pool.acquire() as conn:
-            return str(await conn.execute(query, *args))
+        with translated():
+            async with self.pool.acquire() as conn:
+                return str(await conn.execute(query, *args))
 
     async def ping(self) -> None:
         """Raises when the database cannot answer (health checks)."""
@@ -122,6 +145,19 @@ class PgDatabase:
 
     async def reclaim(self) -> None:
         """Deleted rows' space is PostgreSQL's autovacuum's to reuse; nothing to do by hand."""
+
+
+async def answers(conn: Connection) -> bool:
+    """Whether a connection of its own (`PgDatabase.connect`) still reaches its server session, and so still holds
+    its session's advisory locks: a terminated backend is noticed only on use, and asyncpg may then report the
+    server's unsolicited FATAL as an internal client error instead of a closed link."""
+    if conn.is_closed():
+        return False
+    try:
+        await conn.fetchval("SELECT 1")
+    except (asyncpg.PostgresError, *CONNECTION_LOST):
+        return False
+    return True
 
 
 class Transaction:

@@ -25,8 +25,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
-
 from storage.jobs import (
     BACKLOG,
     COMPLETE,
@@ -45,7 +43,7 @@ from storage.jobs import (
     job_from_row,
 )
 from storage.models import Job, JobState
-from storage.postgres.db import Connection, PgDatabase
+from storage.postgres.db import Connection, PgDatabase, answers, translated
 from storage.postgres.sql import numbered, row_count
 
 log = logging.getLogger(__name__)
@@ -207,19 +205,21 @@ class PgJobRepository:
         """This process's token, its liveness lock taken on first use (and again after the lock's connection was
         lost: the jobs claimed under the old token are then orphans that any process may resume)."""
         async with self._owning:
-            if self._liveness is not None and await _answers(self._liveness):
+            if self._liveness is not None and await answers(self._liveness):
                 assert self._token is not None
                 return self._token
             if self._liveness is not None:
                 log.warning("job liveness connection lost; claiming under a new token",
                             extra={"old_token": self._token})
                 self._liveness.terminate()
+                self._liveness = None  # said once per loss, however long the server stays away
             conn = await self._db.connect()
             try:
-                token = int(await conn.fetchval("SELECT nextval('job_claimers')"))
-                await conn.execute("SELECT pg_advisory_lock($1, $2)", LIVENESS, token)
+                with translated():
+                    token = int(await conn.fetchval("SELECT nextval('job_claimers')"))
+                    await conn.execute("SELECT pg_advisory_lock($1, $2)", LIVENESS, token)
             except BaseException:
-                await conn.close()
+                conn.terminate()
                 raise
             self._liveness, self._token = conn, token
             return token
@@ -233,14 +233,3 @@ class PgJobRepository:
         meanwhile (its chat was purged) is not an error: nothing is left to update."""
         await self._db.execute(numbered(statement), self._now(), *args)
 
-
-async def _answers(conn: Connection) -> bool:
-    """Whether the connection still reaches its server session: a terminated backend is noticed only on use, and
-    asyncpg may then report the server's unsolicited FATAL as an internal client error instead of a closed link."""
-    if conn.is_closed():
-        return False
-    try:
-        await conn.fetchval("SELECT 1")
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError):
-        return False
-    return True

@@ -10,6 +10,7 @@ with its connection). Progress is the table itself, so the next runner resumes w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,8 +19,9 @@ from typing import Any
 
 import numpy.typing as npt
 
+from storage.errors import StoreUnavailable
 from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT, TEXT_KIND, ChatBacklog, Item
-from storage.postgres.db import PgDatabase
+from storage.postgres.db import Connection, PgDatabase, answers, translated
 from storage.postgres.items import PgItemRepository, VectorRow, write_vectors
 from storage.reembedding import BACKLOG
 from storage.vectors import FloatMatrix, unit_vector
@@ -32,6 +34,40 @@ TAKE_OVER_SECONDS = 30.0
 """How often a waiting process tries to become the re-embedder."""
 
 
+LOCK_CHECK_SECONDS = 5.0
+"""How often the re-embedding process makes sure it still holds its lock."""
+
+
+@asynccontextmanager
+async def _while_held(conn: Connection) -> AsyncIterator[None]:
+    """Runs the block while `conn` answers; once it does not, the block is cancelled and ends in
+    `StoreUnavailable` (a cancellation from anywhere else stays a cancellation)."""
+    body = asyncio.current_task()
+    assert body is not None
+    lost = False
+
+    async def watch() -> None:
+        nonlocal lost
+        while True:
+            await asyncio.sleep(LOCK_CHECK_SECONDS)
+            if not await answers(conn):
+                lost = True
+                body.cancel()
+                return
+
+    watcher = asyncio.create_task(watch(), name="re-embedding-lock")
+    try:
+        yield
+    except asyncio.CancelledError:
+        if lost and body.uncancel() == 0:
+            raise StoreUnavailable("the re-embedding lock's connection to the database was lost") from None
+        raise
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
 class PgReembeddingRepository:
     def __init__(self, db: PgDatabase, items: PgItemRepository) -> None:
         self._db = db
@@ -39,16 +75,23 @@ class PgReembeddingRepository:
 
     @asynccontextmanager
     async def sole_runner(self) -> AsyncIterator[None]:
-        """Waits until this process is the only one re-embedding, and stays so until the block ends."""
+        """Waits until this process is the only one re-embedding, and stays so until the block ends.
+
+        The lock lives on a connection of its own and as long as it: should the server go away (a restart, a
+        failover), another process may take the lock once it is back, so the block is stopped with
+        `StoreUnavailable` within `LOCK_CHECK_SECONDS`, and the caller must come here again before going on."""
         while True:
-            async with self._db.pool.acquire() as conn:
-                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", REEMBEDDER_LOCK):
+            conn = await self._db.connect()
+            try:
+                with translated():
+                    sole = await conn.fetchval("SELECT pg_try_advisory_lock($1)", REEMBEDDER_LOCK)
+                if sole:
                     log.info("this process re-embeds")
-                    try:
+                    async with _while_held(conn):
                         yield
-                    finally:
-                        await conn.execute("SELECT pg_advisory_unlock($1)", REEMBEDDER_LOCK)
                     return
+            finally:
+                conn.terminate()  # the session ends, and the lock with it
             await asyncio.sleep(TAKE_OVER_SECONDS)
 
     async def backlog(self, model: str, chat_id: int | None = None) -> list[ChatBacklog]:

@@ -16,6 +16,8 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SYSTEM_USER = "postgres"
@@ -44,6 +46,16 @@ class ThrowawayPostgres:
             shutil.chown(self._folder, SYSTEM_USER, SYSTEM_USER)
             shutil.chown(self._sockets, SYSTEM_USER, SYSTEM_USER)
         self._run("initdb", "-D", str(self._data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale")
+        self.resume()
+
+    def halt(self) -> None:
+        """Stop the server as an operator's restart does (every session terminated, committed work kept: `fast`,
+        since `synchronous_commit=off` may lose the last moment's commits to `immediate`), keeping its data folder
+        and port for `resume`."""
+        self._run("pg_ctl", "-D", str(self._data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server on its data folder and port (after `start` has created them, or after `halt`)."""
         options = (f"-p {self.port} -k {self._sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run("pg_ctl", "-D", str(self._data), "-o", options, "-l", str(self._folder / "server.log"),
@@ -77,6 +89,17 @@ class ThrowawayPostgres:
         result = subprocess.run(command, capture_output=True, text=True, cwd=self._folder)
         if result.returncode != 0:
             raise RuntimeError(f"{program} failed ({result.returncode}): {result.stderr.strip()}")
+
+
+@contextmanager
+def started() -> Iterator[ThrowawayPostgres]:
+    """A new server, stopped and deleted when the block ends."""
+    server = ThrowawayPostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _binaries(folder: Path) -> Path:
