@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.conftest import RunningBot
 from tests.fakes.telegram import Chat, User
 from tests.pictures import picture, reencoded
@@ -60,6 +62,7 @@ async def test_album_with_two_reposts_gives_one_alert_listing_both(bot: RunningB
     assert await bot.services.store.items.counts_by_kind(GROUP.id) == {"photo": 5}
 
 
+@pytest.mark.slow  # waits out deadlines, debounces or batch windows in real time
 async def test_album_embedded_slower_than_the_debounce_still_gives_one_alert(bot: RunningBot) -> None:
     first, last = picture("red", seed=72), picture("blue", seed=73)
     bot.tg.send_photo(GROUP, ALICE, first)

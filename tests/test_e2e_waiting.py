@@ -26,6 +26,7 @@ def chat_actions(bot: RunningBot, chat_id: int) -> list[str]:
             if r.method == "sendChatAction" and str(r.params.get("chat_id")) == str(chat_id)]
 
 
+@pytest.mark.slow  # waits out deadlines, debounces or batch windows in real time
 async def test_search_while_dashscope_hangs_answers_within_the_deadline(make_settings, fake_tg: FakeBotAPI,
                                                                         fake_ds: FakeDashScope) -> None:
     async with running_bot(make_settings(COMMAND_DEADLINE_SECONDS="1"), fake_tg, fake_ds) as bot:
@@ -52,6 +53,7 @@ async def test_search_with_a_rejected_key_says_so_and_the_operators_are_told(bot
     assert "InvalidApiKey" in texts(told)
 
 
+@pytest.mark.slow  # waits out deadlines, debounces or batch windows in real time
 async def test_private_chat_is_told_once_that_its_media_waits_then_each_item_is_answered(
         make_settings, fake_tg: FakeBotAPI, fake_ds: FakeDashScope, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bot.wiring.CircuitBreaker", partial(CircuitBreaker, first_probe_after=0.5,
@@ -73,6 +75,7 @@ async def test_private_chat_is_told_once_that_its_media_waits_then_each_item_is_
     assert answers
 
 
+@pytest.mark.slow  # waits out deadlines, debounces or batch windows in real time
 async def test_an_alert_that_cannot_be_sent_does_not_hold_the_group(bot: RunningBot) -> None:
     photo = picture("green", seed=80)
     bot.tg.send_photo(GROUP, ALICE, photo, file_unique_id="orig-80")

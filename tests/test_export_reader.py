@@ -123,6 +123,7 @@ def test_a_malformed_message_is_reported_and_reading_goes_on(tmp_path: Path) -> 
     assert isinstance(bad, BadMessage) and "message 2" in bad.reason
 
 
+@pytest.mark.slow  # builds and streams a large result.json
 def test_memory_stays_bounded_whatever_the_file_size(tmp_path: Path) -> None:
     """Python allocations while reading a 2.5 MB result.json stay far below what loading it whole takes."""
     export = ExportBuilder(tmp_path)

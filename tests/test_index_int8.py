@@ -182,6 +182,7 @@ async def test_registry_evicts_least_recently_used_chats_and_reloads_them(
     assert registry.memory_bytes() == sum(i.nbytes for i in registry._indexes.values())
 
 
+@pytest.mark.slow  # 10 000 chats loaded one by one: 10-20 s
 async def test_ten_thousand_small_chats_keep_every_map_within_its_bound(store: Store) -> None:
     dim = 16
     chats = 10_000

@@ -21,6 +21,8 @@ from bot.media.video import (
 )
 from tests import media_samples as samples
 
+pytestmark = pytest.mark.slow  # heavy media: encodes and decodes real videos
+
 
 @pytest.fixture(scope="module")
 def video_720p() -> bytes:

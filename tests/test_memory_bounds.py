@@ -90,6 +90,7 @@ def test_expiring_map_refuses_a_useless_bound() -> None:
 # Admin checks
 
 
+@pytest.mark.slow  # 10 000 chats, one by one
 async def test_admin_cache_stays_under_its_bound_over_10000_chats() -> None:
     clock = Clock()
     admins, bot = checker(clock, max_entries=500)
@@ -100,6 +101,7 @@ async def test_admin_cache_stays_under_its_bound_over_10000_chats() -> None:
     assert ADMIN_CACHE_MAX_ENTRIES <= 10_000  # the production bound: about 1 MB of small tuples
 
 
+@pytest.mark.slow  # 10 000 chats, one by one
 async def test_admin_cache_forgets_verdicts_after_the_ttl_without_filling_up() -> None:
     clock = Clock()
     admins, _bot = checker(clock, ttl=60.0)

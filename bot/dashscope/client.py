@@ -24,6 +24,7 @@ from bot.dashscope.wire import (
     parse_response,
     validate_contents,
 )
+from bot.tls import tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class DashScopeClient:
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout, verify=tls_context())
         self._timeout = timeout
         self._retry = retry
         self._sleep = sleep

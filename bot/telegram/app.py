@@ -26,6 +26,7 @@ from bot.telegram.context import CONTEXT_TYPES, BotApp
 from bot.telegram.gateway import TelegramGateway
 from bot.telegram.ordering import PerChatOrderedProcessor
 from bot.telegram.tolerant_bot import TolerantBot
+from bot.tls import tls_context
 from bot.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class ConfirmWhenHandled(HTTPXRequest):
     """
 
     def __init__(self, update_queue: asyncio.Queue[object]) -> None:
-        super().__init__(connection_pool_size=1)
+        super().__init__(connection_pool_size=1, httpx_kwargs={"verify": tls_context()})
         self._update_queue = update_queue
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
@@ -108,7 +109,7 @@ def build_application(settings: Settings) -> BotApp:
         base_file_url=f"{root}/file/bot",
         local_mode=settings.telegram_local_mode,
         rate_limiter=AIORateLimiter(max_retries=RATE_LIMIT_RETRIES),
-        request=HTTPXRequest(connection_pool_size=REQUEST_POOL_SIZE),
+        request=HTTPXRequest(connection_pool_size=REQUEST_POOL_SIZE, httpx_kwargs={"verify": tls_context()}),
         get_updates_request=ConfirmWhenHandled(update_queue),
     )
     application: BotApp = (
