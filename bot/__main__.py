@@ -21,7 +21,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.history import main as import_history
 from bot.logs import configure_logging
 from bot.telegram.app import build_application
-from storage.postgres.db import DatabaseUnavailable
+from storage.errors import DatabaseUnavailable
 from storage.single_instance import AlreadyServing, InstanceLock
 
 EXIT_CONFIG_ERROR = 2

@@ -37,7 +37,7 @@ from bot.export.messages import ExportMessage
 from bot.export.reader import Export, locate, read
 from bot.logs import configure_logging
 from bot.wiring import AnyStore, dashscope_client, embedding_service, open_store, request_budget
-from storage.postgres.db import DatabaseUnavailable
+from storage.errors import DatabaseUnavailable
 
 log = logging.getLogger("bot.history")
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from pgvector.asyncpg import register_vector
 
-from storage.errors import StoreUnavailable
+from storage.errors import DatabaseUnavailable, StoreUnavailable
 from storage.postgres.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,6 @@ def translated() -> Iterator[None]:
         yield
     except CONNECTION_LOST as exc:
         raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be used at start. The message says where (host, port, database: never the password) and
-    why, so that an operator reads one line, not a driver's traceback."""
 
 
 def describe(dsn: str) -> str:
