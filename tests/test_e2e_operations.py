@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import re
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -22,17 +21,12 @@ from tests.conftest import RunningBot, running_bot
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import Chat, FakeBotAPI, User
 from tests.pictures import picture
+from tests.support.ports import free_port
 from tests.support.waiting import until_idle
 
 GROUP = Chat(id=-1001777777777, type="supergroup", title="Ops")
 ALICE = User(id=41, first_name="Alice")
 SECRET = "s3cret-Token_1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sample(text: str, name: str, labels: str = "") -> float:

@@ -16,8 +16,8 @@ from tests.conftest import running_bot
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import Chat, FakeBotAPI, User
 from tests.pictures import picture, reencoded
+from tests.support.ports import free_port
 from tests.support.postgres import ThrowawayPostgres, migrated_template, started
-from tests.test_e2e_operations import free_port
 
 pytestmark = pytest.mark.slow  # a PostgreSQL server of its own, stopped and started again
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from tests.conftest import API_KEY, TOKEN, bot_environment
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import Chat, FakeBotAPI, User
 from tests.pictures import picture
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow  # each test starts the bot as a subprocess
 
@@ -131,18 +131,11 @@ def test_a_second_bot_on_the_same_sqlite_database_refuses_to_start(
         third.communicate(timeout=30)
 
 
-def _closed_port() -> int:
-    """A local port nothing listens on: connections to it are refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_an_unreachable_postgresql_exits_5_with_one_line_that_hides_the_password(
     tmp_path: Path, fake_tg: FakeBotAPI, fake_ds: FakeDashScope
 ) -> None:
     password = "pw-never-logged-7Qx"
-    database = f"postgresql://mediabot:{password}@127.0.0.1:{_closed_port()}/mediabot"
+    database = f"postgresql://mediabot:{password}@127.0.0.1:{free_port()}/mediabot"
     proc = start_bot(bot_environment(fake_tg, fake_ds, tmp_path / "bot.db", DATABASE_URL=database,
                                      LOG_LEVEL="INFO"), tmp_path)
     _out, err = proc.communicate(timeout=60)
@@ -161,7 +154,7 @@ def test_import_history_with_an_unreachable_postgresql_exits_5(tmp_path: Path, f
         {"name": "G", "type": "private_supergroup", "id": 1234567890, "messages": []}))
     with FakeBotAPI() as telegram:
         env = bot_environment(telegram, fake_ds, tmp_path / "bot.db",
-                              DATABASE_URL=f"postgresql://mediabot:secret-pw@127.0.0.1:{_closed_port()}/mediabot",
+                              DATABASE_URL=f"postgresql://mediabot:secret-pw@127.0.0.1:{free_port()}/mediabot",
                               LOG_LEVEL="INFO")
         proc = start_bot(env, tmp_path, "import-history", str(export))
         _out, err = proc.communicate(timeout=60)
@@ -173,7 +166,7 @@ def test_import_history_with_an_unreachable_postgresql_exits_5(tmp_path: Path, f
 def test_telegram_unreachable_at_start_exits_6_with_a_clear_line(tmp_path: Path, fake_ds: FakeDashScope) -> None:
     with FakeBotAPI() as telegram:
         env = bot_environment(telegram, fake_ds, tmp_path / "bot.db", LOG_LEVEL="INFO",
-                              TELEGRAM_API_URL=f"http://127.0.0.1:{_closed_port()}")
+                              TELEGRAM_API_URL=f"http://127.0.0.1:{free_port()}")
     proc = start_bot(env, tmp_path)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 6, err[-2000:]

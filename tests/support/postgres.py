@@ -12,13 +12,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support.ports import free_port
 
 SYSTEM_USER = "postgres"
 START_TIMEOUT_SECONDS = 60
@@ -27,7 +28,7 @@ START_TIMEOUT_SECONDS = 60
 class ThrowawayPostgres:
     def __init__(self) -> None:
         self._folder = Path(tempfile.mkdtemp(prefix="mediabot-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self._bin = _binaries(self._folder)
         self._data = self._folder / "data"
         self._sockets = self._folder / "sockets"
@@ -127,12 +128,6 @@ def _is_root() -> bool:
 def _ensure_system_user() -> None:
     if subprocess.run(["id", "-u", SYSTEM_USER], capture_output=True).returncode != 0:
         subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def migrated_template(server: ThrowawayPostgres) -> str:

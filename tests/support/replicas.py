@@ -22,7 +22,7 @@ import httpx
 from tests.conftest import bot_environment
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
-from tests.test_e2e_operations import free_port
+from tests.support.ports import free_port
 from tests.test_process import drained, start_bot
 
 SECRET = "replica-secret_0123"
