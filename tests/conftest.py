@@ -19,10 +19,12 @@ from telegram import Update
 from bot.config import Settings, load_settings
 from bot.telegram.app import BotApp, build_application
 from bot.wiring import Services
+from storage.postgres.store import PgStore
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.telegram import FakeBotAPI
 from tests.support.backends import Repos, open_repos
 from tests.support.postgres import ThrowawayPostgres, migrated_template, started
+from tests.support.storage import open_store_at
 from tests.support.waiting import until_idle
 
 TOKEN = "123456:TEST-token_abc"
@@ -184,6 +186,14 @@ async def running_bot(settings: Settings, tg: FakeBotAPI, ds: FakeDashScope) -> 
 async def bot(make_settings, fake_tg: FakeBotAPI, fake_ds: FakeDashScope) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
     async with running_bot(make_settings(), fake_tg, fake_ds) as running:
         yield running
+
+
+@pytest.fixture
+async def pg_store(postgres_dsn: str) -> AsyncIterator[PgStore]:
+    """A PostgreSQL store on a fresh database, for tests of the PostgreSQL backend itself."""
+    async with open_store_at(postgres_dsn) as opened:
+        assert isinstance(opened, PgStore)
+        yield opened
 
 
 @pytest.fixture

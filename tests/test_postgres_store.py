@@ -5,7 +5,6 @@ one re-embedder at a time)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -14,16 +13,9 @@ from storage.models import FACET_CAPTION, FACET_MEDIA, FACET_TEXT
 from storage.postgres import reembedding
 from storage.postgres.search import SEARCH, PgVectorIndex
 from storage.postgres.store import PgStore
-from tests.support.storage import TEST_MODEL, new_item, open_store_at, random_unit_vectors
+from tests.support.storage import TEST_MODEL, new_item, random_unit_vectors
 
 DIM = 16
-
-
-@pytest.fixture
-async def store(postgres_dsn: str) -> AsyncIterator[PgStore]:
-    async with open_store_at(postgres_dsn) as opened:
-        assert isinstance(opened, PgStore)
-        yield opened
 
 
 def _brute_force(rows: dict[tuple[int, int], np.ndarray], query: np.ndarray, k: int, facets: set[int],
@@ -37,16 +29,16 @@ def _brute_force(rows: dict[tuple[int, int], np.ndarray], query: np.ndarray, k: 
     return [(item_id, facet) for item_id, (_, facet) in ranked]
 
 
-async def test_search_is_exact_each_item_once_with_its_best_facet_never_excluded(store: PgStore) -> None:
+async def test_search_is_exact_each_item_once_with_its_best_facet_never_excluded(pg_store: PgStore) -> None:
     matrix = random_unit_vectors(120, DIM, seed=1)
-    items = await store.items.add_many(
+    items = await pg_store.items.add_many(
         [(new_item(1, m, caption="c"), {FACET_MEDIA: matrix[2 * m], FACET_CAPTION: matrix[2 * m + 1]})
          for m in range(50)] + [(new_item(1, 100 + m, kind="text"), {FACET_TEXT: matrix[100 + m]}) for m in range(10)]
         + [(new_item(2, m), {FACET_MEDIA: matrix[m]}) for m in range(10)])  # another chat, never found
+    block = await pg_store.items.load_vectors(1, TEST_MODEL)
     truth = {(item_id, facet): vector for item_id, facet, vector in zip(
-        *(lambda b: (b.item_ids.tolist(), b.facets.tolist(), b.matrix))(await store.items.load_vectors(1, TEST_MODEL)),
-        strict=True)}
-    index = PgVectorIndex(store.db, TEST_MODEL)
+        block.item_ids.tolist(), block.facets.tolist(), block.matrix, strict=True)}
+    index = PgVectorIndex(pg_store.db, TEST_MODEL)
     excluded = {items[0].id, items[7].id}
     for seed, facets in enumerate(({FACET_MEDIA, FACET_CAPTION}, {FACET_MEDIA}, {FACET_TEXT}, None)):
         query = random_unit_vectors(1, DIM, seed=100 + seed)[0]
@@ -57,15 +49,15 @@ async def test_search_is_exact_each_item_once_with_its_best_facet_never_excluded
             assert score == pytest.approx(float(truth[(item_id, facet)] @ query), abs=1e-5)
     assert await index.count(1) == 110 and await index.count(2) == 10 and await index.count(3) == 0
     assert await index.search(1, matrix[0], 0) == [] and await index.search(1, matrix[0], 5, facets=()) == []
-    assert await PgVectorIndex(store.db, "other-model").search(1, matrix[0], 5) == []
+    assert await PgVectorIndex(pg_store.db, "other-model").search(1, matrix[0], 5) == []
 
 
-async def test_the_search_reads_only_the_chats_rows_through_its_index(store: PgStore) -> None:
+async def test_the_search_reads_only_the_chats_rows_through_its_index(pg_store: PgStore) -> None:
     matrix = random_unit_vectors(40, DIM, seed=2)
     for chat_id in range(1, 61):
-        await store.items.add_many([(new_item(chat_id, m), {FACET_MEDIA: matrix[m]}) for m in range(40)])
-    await store.db.execute("ANALYZE")
-    plan = "\n".join(row[0] for row in await store.db.fetch(
+        await pg_store.items.add_many([(new_item(chat_id, m), {FACET_MEDIA: matrix[m]}) for m in range(40)])
+    await pg_store.db.execute("ANALYZE")
+    plan = "\n".join(row[0] for row in await pg_store.db.fetch(
         f"EXPLAIN {SEARCH}", 7, TEST_MODEL, matrix[0], [FACET_MEDIA], [], 10, matrix[0]))
     candidates = plan.split("CTE candidates")[1].split("->  Nested Loop")[0]  # the half-precision first pass
     assert "vectors_by_chat_model" in candidates and "Seq Scan" not in plan, plan
@@ -107,8 +99,8 @@ async def test_one_process_re_embeds_at_a_time_and_another_takes_over_when_it_st
         leader_done = asyncio.Event()
         order: list[str] = []
 
-        async def run(store: PgStore, name: str, hold: asyncio.Event | None) -> None:
-            async with store.reembedding.sole_runner():
+        async def run(pg_store: PgStore, name: str, hold: asyncio.Event | None) -> None:
+            async with pg_store.reembedding.sole_runner():
                 order.append(f"{name} starts")
                 if hold is not None:
                     await hold.wait()
