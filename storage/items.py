@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
@@ -68,6 +68,27 @@ class ItemListener(Protocol):
     def on_item_event(self, event: ItemEvent) -> None: ...
 
 
+class ItemListeners:
+    """The in-process listeners of one item repository (either backend). They hear of a change only once its
+    transaction committed, so what they rebuild from the database sees it."""
+
+    def __init__(self) -> None:
+        self._listeners: list[ItemListener] = []
+
+    def add(self, listener: ItemListener) -> None:
+        self._listeners.append(listener)
+
+    def telling(self, events: Sequence[ItemEvent]) -> Callable[[], None]:
+        """An after-commit callback telling every listener each event, in order."""
+
+        def tell() -> None:
+            for event in events:
+                for listener in self._listeners:
+                    listener.on_item_event(event)
+
+        return tell
+
+
 _INSERT_ITEM = (
     "INSERT INTO items (id, chat_id, origin_chat_id, message_id, sender_id, sender_name, date, kind, "
     "file_id, file_unique_id, caption, model, route, media_group_id, source_path) "
@@ -78,10 +99,10 @@ _INSERT_ITEM = (
 class ItemRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._listeners: list[ItemListener] = []
+        self._listeners = ItemListeners()
 
     def add_listener(self, listener: ItemListener) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     async def add(self, item: NewItem, vectors: Vectors) -> Item:
         """Store the item; a second add of the same message returns the stored item unchanged. A forgotten message
@@ -283,13 +304,8 @@ class ItemRepository:
         self._notify_after_commit([ChatsReset(chat_ids)])
 
     def _notify_after_commit(self, events: Sequence[ItemEvent]) -> None:
-        def notify() -> None:
-            for event in events:
-                for listener in self._listeners:
-                    listener.on_item_event(event)
-
         if events:
-            self._db.after_commit(notify)
+            self._db.after_commit(self._listeners.telling(events))
 
     async def _one(self, query: str, params: tuple[Any, ...] | dict[str, Any]) -> Item | None:
         async with self._db.read() as conn:

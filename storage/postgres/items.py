@@ -19,6 +19,7 @@ import numpy.typing as npt
 from storage.items import (
     ChatsReset,
     ItemListener,
+    ItemListeners,
     Vectors,
     as_stored,
     item_from_row,
@@ -50,10 +51,10 @@ _UPSERT_VECTOR = (
 class PgItemRepository:
     def __init__(self, db: PgDatabase) -> None:
         self._db = db
-        self._listeners: list[ItemListener] = []
+        self._listeners = ItemListeners()
 
     def add_listener(self, listener: ItemListener) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     async def add(self, item: NewItem, vectors: Vectors) -> Item:
         """Store the item; a second add of the same message returns the stored item unchanged. A forgotten message
@@ -219,13 +220,7 @@ class PgItemRepository:
 
     def reset_chats_after_commit(self, work: Transaction, chat_ids: tuple[int, ...]) -> None:
         """Called inside a transaction that moves, deletes or switches whole chats: listeners forget them."""
-        event = ChatsReset(chat_ids)
-
-        def notify() -> None:
-            for listener in self._listeners:
-                listener.on_item_event(event)
-
-        work.after_commit(notify)
+        work.after_commit(self._listeners.telling([ChatsReset(chat_ids)]))
 
     async def _one(self, query: str, *args: object) -> Item | None:
         rows = await self._db.fetch(query, *args)
